@@ -1,0 +1,32 @@
+# The workspace's commands. `make setup` once, then `make test`; `make demo` for the offline demo.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+help:  ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
+
+setup:  ## create .venv (ROS 2 Jazzy wheels or system ROS, CPU torch, ML stack) and colcon build
+	bash scripts/setup.sh
+
+build:  ## colcon build the workspace (after setup)
+	bash scripts/build.sh
+
+lint:  ## ruff lint and format check
+	bash -c 'source scripts/env.sh && ruff check . && ruff format --check .'
+
+format:  ## apply ruff formatting and safe fixes
+	bash -c 'source scripts/env.sh && ruff check --fix . && ruff format .'
+
+test: setup  ## build if needed, lint, run every package's tests (PYTEST_ARGS=... to pass more)
+	bash scripts/test.sh $(PYTEST_ARGS)
+
+demo:  ## the offline demo (simulated arm driven by a tiny trained policy)
+	bash scripts/demo.sh
+
+lock:  ## rewrite requirements/constraints.txt from the current venv
+	bash scripts/lock.sh
+
+clean:  ## remove build outputs (keeps .venv)
+	rm -rf build install log
+
+.PHONY: help setup build lint format test demo lock clean

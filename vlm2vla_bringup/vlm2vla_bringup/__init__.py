@@ -1,0 +1,1 @@
+"""VLM2VLA bringup: launch files, parameter YAML, a process runner and MCAP bag tools."""

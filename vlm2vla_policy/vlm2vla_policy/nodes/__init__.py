@@ -1,0 +1,1 @@
+"""vlm2vla_policy.nodes."""

@@ -1,0 +1,1 @@
+"""Test support shipped with the library: the pytest plugin and tiny-model factories."""

@@ -1,0 +1,28 @@
+"""vlm2vla_training: installs with colcon (ament_python) or plain ``pip install -e``; no ROS."""
+
+from setuptools import find_packages, setup
+
+PACKAGE = "vlm2vla_training"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+    ],
+    python_requires=">=3.10",
+    install_requires=["setuptools", "numpy", "pyyaml", "pillow", "vlm2vla_policy"],
+    extras_require={
+        "train": ["torch", "transformers>=4.50", "peft", "accelerate", "datasets", "tensorboard"],
+        "rlds": ["tensorflow-datasets"],
+        "test": ["pytest"],
+    },
+    zip_safe=True,
+    maintainer="vlm2vla maintainers",
+    maintainer_email="maintainers@vlm2vla.org",
+    description="ROS-independent data, relabeling, LoRA training and evaluation for VLM2VLA",
+    license="Apache-2.0",
+    entry_points={"console_scripts": []},
+)

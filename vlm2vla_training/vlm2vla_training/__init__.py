@@ -1,0 +1,1 @@
+"""ROS-independent VLM2VLA training: data readers, relabeling, samples, LoRA SFT, evaluation."""
