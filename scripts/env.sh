@@ -16,5 +16,12 @@ fi
 if [ -f "$ROOT/install/local_setup.bash" ]; then
   # shellcheck disable=SC1091
   source "$ROOT/install/local_setup.bash"
+  # Console scripts (vlm2vla-bag, vlm2vla-train, ...) live in install/<pkg>/lib/<pkg>, where
+  # `ros2 run` looks; put them on PATH too, since the ros2 CLI is not always installed.
+  for _bin in "$ROOT"/install/*/lib/vlm2vla_*; do
+    [ -d "$_bin" ] && case ":$PATH:" in *":$_bin:"*) ;; *) PATH="$_bin:$PATH" ;; esac
+  done
+  export PATH
+  unset _bin
 fi
 unset _ros_setup

@@ -17,11 +17,15 @@ setup(
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
     ],
     python_requires=">=3.10",
-    install_requires=["setuptools", "pyyaml"],
+    install_requires=["setuptools", "pyyaml", "numpy", "mcap", "mcap-ros2-support"],
     zip_safe=True,
     maintainer="vlm2vla maintainers",
     maintainer_email="maintainers@vlm2vla.org",
     description="Launch, configuration and bag tools of the VLM2VLA stack",
     license="Apache-2.0",
-    entry_points={"console_scripts": []},
+    entry_points={
+        "console_scripts": [
+            "vlm2vla-bag = vlm2vla_bringup.bags.cli:main",
+        ]
+    },
 )

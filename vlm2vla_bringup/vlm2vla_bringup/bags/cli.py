@@ -1,0 +1,111 @@
+"""``vlm2vla-bag``: record, play, inspect and generate MCAP bags (rosbag2-compatible).
+
+    vlm2vla-bag record -o OUT /camera/image_raw /vlm2vla/instruction [--duration 10]
+    vlm2vla-bag play BAG [--rate 2] [--loop] [--topics /camera/image_raw] [--start-offset 1.5]
+                         [--delay 1.0] [--remap /camera/image_raw:=/cam]
+    vlm2vla-bag info BAG
+    vlm2vla-bag sample OUT [--instruction "pick up the red block"]
+
+On a ROS install, ``ros2 bag play OUT`` plays the same bags.
+"""
+
+import argparse
+import sys
+
+from vlm2vla_bringup.bags.reader import bag_topics, read_bag
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vlm2vla-bag", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    rec = sub.add_parser("record", help="record topics into a new bag directory")
+    rec.add_argument("topics", nargs="+", help="topics to record")
+    rec.add_argument("-o", "--output", required=True, help="new bag directory")
+    rec.add_argument("--duration", type=float, help="stop after this many seconds")
+    ply = sub.add_parser("play", help="publish a bag with its recorded timing")
+    ply.add_argument("bag", help="bag directory or .mcap file")
+    ply.add_argument("--rate", type=float, default=1.0, help="speed factor (default 1.0)")
+    ply.add_argument("--loop", action="store_true", help="repeat until Ctrl-C")
+    ply.add_argument("--topics", nargs="+", default=[], help="only these topics")
+    ply.add_argument("--start-offset", type=float, default=0.0, help="skip the first seconds")
+    ply.add_argument("--delay", type=float, default=0.0, help="seconds to wait before playing")
+    ply.add_argument("--remap", nargs="+", default=[], help="FROM:=TO topic remaps")
+    inf = sub.add_parser("info", help="topics, types and message counts")
+    inf.add_argument("bag")
+    smp = sub.add_parser("sample", help="write the small sample bag (camera + instruction)")
+    smp.add_argument("output", help="new bag directory")
+    smp.add_argument("--instruction", default="pick up the red block")
+    smp.add_argument("--seconds", type=float, default=6.0)
+    return parser
+
+
+def _with_node(name: str, work) -> int:
+    import rclpy
+    from rclpy.node import Node
+
+    rclpy.init()
+    node = Node(name)
+    try:
+        return work(node)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+def _remaps(pairs: list[str]) -> dict[str, str]:
+    try:
+        return dict(pair.split(":=", 1) for pair in pairs)
+    except ValueError:
+        sys.exit(f"error: remaps must look like FROM:=TO, got {pairs}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; return the exit code."""
+    args = _parser().parse_args(argv)
+    if args.command == "info":
+        counts: dict[str, int] = {}
+        for message in read_bag(args.bag):
+            counts[message.topic] = counts.get(message.topic, 0) + 1
+        for topic, type_name in sorted(bag_topics(args.bag).items()):
+            print(f"{topic:40s} {type_name:40s} {counts.get(topic, 0):6d}")
+        return 0
+    if args.command == "sample":
+        from vlm2vla_bringup.bags.sample import write_sample_bag
+
+        path = write_sample_bag(args.output, args.instruction, args.seconds)
+        print(f"wrote {path}")
+        return 0
+    if args.command == "record":
+        from vlm2vla_bringup.bags.record import record
+
+        def work(node) -> int:
+            count = record(node, args.output, args.topics, args.duration)
+            print(f"recorded {count} messages into {args.output}")
+            return 0
+
+        return _with_node("vlm2vla_bag_record", work)
+
+    from vlm2vla_bringup.bags.play import PlayOptions, play
+
+    options = PlayOptions(
+        rate=args.rate,
+        loop=args.loop,
+        topics=tuple(args.topics),
+        start_offset_s=args.start_offset,
+        remaps=_remaps(args.remap),
+        delay_s=args.delay,
+    )
+
+    def work(node) -> int:
+        print(f"published {play(node, args.bag, options)} messages")
+        return 0
+
+    return _with_node("vlm2vla_bag_play", work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
