@@ -20,7 +20,7 @@ START_NS = 1_700_000_000_000_000_000
 
 
 def tabletop_frame(t: float, size: int = 128) -> np.ndarray:
-    """A ``size`` x ``size`` RGB frame: a table, a red block, and a grey gripper moving with ``t``."""
+    """A square RGB frame: a table, a red block, and a grey gripper that moves with ``t``."""
     frame = np.full((size, size, 3), (150, 120, 90), np.uint8)
     block = slice(size // 2, size // 2 + size // 8)
     frame[block, block] = (200, 30, 30)

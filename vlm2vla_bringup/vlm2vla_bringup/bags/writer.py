@@ -49,7 +49,7 @@ class BagWriter:
         self._last_ns = 0
 
     def add_topic(self, topic: str, type_name: str, offered_qos: str = "") -> None:
-        """Declare ``topic`` of ``type_name`` (``pkg/msg/Type``); ``offered_qos`` is rosbag2 YAML."""
+        """Declare ``topic`` of ``type_name`` (``pkg/msg/Type``); ``offered_qos``: rosbag2 YAML."""
         type_name = normalize_type(type_name)
         if topic in self._topics:
             if self._topics[topic].type_name != type_name:
