@@ -26,6 +26,7 @@ setup(
     entry_points={
         "console_scripts": [
             "vlm2vla-bag = vlm2vla_bringup.bags.cli:main",
+            "vlm2vla-launch = vlm2vla_bringup.runner:main",
         ]
     },
 )

@@ -1,0 +1,181 @@
+"""One declarative description of each graph the stack launches (robot, sim, replay).
+
+The launch files (``launch/*.launch.py``) are thin over this: they declare ``ARGUMENTS`` as
+launch arguments and turn the ``NodeSpec``/``ProcessSpec`` list into ``launch_ros`` actions.
+``vlm2vla_bringup.runner`` (``vlm2vla-launch``) starts the same list as processes, with the
+``--ros-args`` command lines launch_ros would build, where ``ros2 launch`` is not installed.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class LaunchArg:
+    """A launch argument: ``name:=value`` on the command line."""
+
+    name: str
+    default: str
+    description: str
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A ROS node process, as ``launch_ros.actions.Node`` describes it."""
+
+    package: str
+    executable: str
+    name: str
+    namespace: str = ""
+    params_files: tuple[str, ...] = ()  # parameter YAML files, applied in order
+    parameters: dict[str, str] = field(default_factory=dict)  # then these (name -> YAML value)
+    remappings: dict[str, str] = field(default_factory=dict)  # topic remaps, from -> to
+    log_level: str = "info"
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """A plain process (e.g. the bag player), started as ``ExecuteProcess`` would."""
+
+    name: str
+    cmd: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class IncludeSpec:
+    """Another package's launch file, included only where that package is installed."""
+
+    package: str
+    launch_file: str
+    arguments: dict[str, str] = field(default_factory=dict)
+
+
+Action = NodeSpec | ProcessSpec | IncludeSpec
+
+DEFAULT_PARAMS = "vlm2vla.yaml"  # in share/vlm2vla_bringup/config
+
+COMMON_ARGS = (
+    LaunchArg("robot_name", "wx250s", "namespace of the Interbotix driver (its robot_name)"),
+    LaunchArg("camera_topic", "/camera/image_raw", "sensor_msgs/Image topic the policy watches"),
+    LaunchArg("params_file", "", "parameter YAML; empty = the packaged config/vlm2vla.yaml"),
+    LaunchArg("model", "", "Gemma-3 checkpoint (local dir or HF id); empty = the YAML's"),
+    LaunchArg("adapter", "", "LoRA adapter directory; empty = the YAML's"),
+    LaunchArg("dry_run", "false", "compute and publish targets, send no driver command",
+              ("true", "false")),
+    LaunchArg("log_level", "info", "log level of the stack's nodes",
+              ("debug", "info", "warn", "error")),
+)  # fmt: skip
+
+ROBOT_ARGS = (
+    *COMMON_ARGS,
+    LaunchArg("robot_model", "wx250s", "Interbotix robot model"),
+    LaunchArg("use_sim", "false", "run the Interbotix simulator (xs_sdk_sim) instead of hardware",
+              ("true", "false")),
+    LaunchArg("start_driver", "true", "include interbotix_xsarm_control when it is installed",
+              ("true", "false")),
+)  # fmt: skip
+
+SIM_ARGS = (
+    *COMMON_ARGS,
+    LaunchArg("seed", "0", "seed of the simulated scene (object colours and poses)"),
+    LaunchArg("render_hz", "5.0", "camera frames per second published by the simulator"),
+)
+
+REPLAY_ARGS = (
+    *COMMON_ARGS,
+    LaunchArg("bag", "", "bag directory or .mcap file to replay (camera + instruction)"),
+    LaunchArg("rate", "1.0", "playback speed factor"),
+    LaunchArg("loop", "true", "replay the bag in a loop", ("true", "false")),
+)
+
+
+def _params_files(args: dict[str, str], share_config: str) -> tuple[str, ...]:
+    return (args["params_file"] or f"{share_config}/{DEFAULT_PARAMS}",)
+
+
+def _overrides(args: dict[str, str], names: tuple[str, ...]) -> dict[str, str]:
+    return {name: args[name] for name in names if args.get(name)}
+
+
+def stack_nodes(args: dict[str, str], share_config: str) -> list[NodeSpec]:
+    """The policy and controller nodes, configured from ``args``."""
+    files = _params_files(args, share_config)
+    policy = NodeSpec(
+        package="vlm2vla_policy",
+        executable="policy_node",
+        name="policy_node",
+        params_files=files,
+        parameters=_overrides(args, ("model", "adapter", "dry_run")),
+        remappings={"image": args["camera_topic"]},
+        log_level=args["log_level"],
+    )
+    controller = NodeSpec(
+        package="vlm2vla_policy",
+        executable="controller_node",
+        name="controller_node",
+        params_files=files,
+        parameters={"robot_name": args["robot_name"], **_overrides(args, ("dry_run",))},
+        log_level=args["log_level"],
+    )
+    return [policy, controller]
+
+
+def robot_graph(args: dict[str, str], share_config: str) -> list[Action]:
+    """The real robot: the Interbotix driver (when installed), policy and controller."""
+    driver = IncludeSpec(
+        package="interbotix_xsarm_control",
+        launch_file="xsarm_control.launch.py",
+        arguments={
+            "robot_model": args["robot_model"],
+            "robot_name": args["robot_name"],
+            "use_sim": args["use_sim"],
+        },
+    )
+    actions: list[Action] = [driver] if args["start_driver"] == "true" else []
+    return actions + stack_nodes(args, share_config)
+
+
+def sim_graph(args: dict[str, str], share_config: str) -> list[Action]:
+    """The MuJoCo tabletop in place of the driver and camera, with policy and controller."""
+    sim = NodeSpec(
+        package="vlm2vla_sim",
+        executable="widowx_sim",
+        name="widowx_sim",
+        params_files=_params_files(args, share_config),
+        parameters={"robot_name": args["robot_name"], "seed": args["seed"],
+                    "render_hz": args["render_hz"], "camera_topic": args["camera_topic"]},
+        log_level=args["log_level"],
+    )  # fmt: skip
+    return [sim, *stack_nodes(args, share_config)]
+
+
+def replay_graph(args: dict[str, str], share_config: str) -> list[Action]:
+    """A bag as camera and instruction source; the controller in dry-run (no driver commands)."""
+    if not args["bag"]:
+        raise ValueError("replay needs bag:=PATH (a bag directory or .mcap file)")
+    play = ["vlm2vla-bag", "play", args["bag"], "--rate", args["rate"], "--delay", "2"]
+    play += ["--loop"] if args["loop"] == "true" else []
+    nodes = stack_nodes({**args, "dry_run": "true"}, share_config)
+    return [*nodes, ProcessSpec("bag_play", tuple(play))]
+
+
+GRAPHS: dict[str, tuple[tuple[LaunchArg, ...], Callable[[dict[str, str], str], list[Action]]]] = {
+    "robot": (ROBOT_ARGS, robot_graph),
+    "sim": (SIM_ARGS, sim_graph),
+    "replay": (REPLAY_ARGS, replay_graph),
+}
+
+
+def resolve_args(arguments: tuple[LaunchArg, ...], given: dict[str, str]) -> dict[str, str]:
+    """Defaults overlaid with ``given``; unknown names and values outside ``choices`` are errors."""
+    known = {a.name: a for a in arguments}
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ValueError(f"unknown launch arguments {unknown}; known: {sorted(known)}")
+    resolved = {a.name: a.default for a in arguments} | given
+    for name, value in resolved.items():
+        choices = known[name].choices
+        if choices and value not in choices:
+            raise ValueError(f"{name}:={value} is not one of {list(choices)}")
+    return resolved

@@ -1,0 +1,161 @@
+"""``vlm2vla-launch``: start a graph of ``vlm2vla_bringup.graph`` as processes, without ros2 launch.
+
+    vlm2vla-launch sim seed:=3 dry_run:=true
+    vlm2vla-launch replay bag:=/tmp/sample --show-args
+
+Each node gets the command line launch_ros would build
+(``<prefix>/lib/<pkg>/<exe> --ros-args -r __node:=... --params-file ... -p k:=v -r from:=to``).
+Ctrl-C stops every process (SIGINT first, as ros2 launch does); when one process exits, the others
+are stopped too and its exit code is returned. Included launch files run through ``ros2 launch``
+where the CLI is installed; otherwise they are reported and skipped.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from vlm2vla_bringup.graph import GRAPHS, Action, IncludeSpec, NodeSpec, ProcessSpec, resolve_args
+from vlm2vla_bringup.processes import stop_process
+
+
+def ament_prefixes() -> list[Path]:
+    """The install prefixes on ``AMENT_PREFIX_PATH``, in order."""
+    return [Path(p) for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p]
+
+
+def share_dir(package: str) -> Path | None:
+    """``share/<package>`` of the first prefix that registers ``package``, or None."""
+    for prefix in ament_prefixes():
+        if (prefix / "share/ament_index/resource_index/packages" / package).exists():
+            return prefix / "share" / package
+    return None
+
+
+def find_executable(package: str, executable: str) -> Path:
+    """``lib/<package>/<executable>`` on the ament path (where ``ros2 run`` looks)."""
+    for prefix in ament_prefixes():
+        path = prefix / "lib" / package / executable
+        if path.is_file() and os.access(path, os.X_OK):
+            return path
+    raise FileNotFoundError(
+        f"executable {executable!r} of package {package!r} not found; run `make build` "
+        "and `source scripts/env.sh`"
+    )
+
+
+def node_command(spec: NodeSpec) -> list[str]:
+    """The command line of ``spec``, as launch_ros builds it."""
+    cmd = [str(find_executable(spec.package, spec.executable)), "--ros-args"]
+    cmd += ["--log-level", spec.log_level, "-r", f"__node:={spec.name}"]
+    if spec.namespace:
+        cmd += ["-r", f"__ns:={spec.namespace}"]
+    for path in spec.params_files:
+        cmd += ["--params-file", path]
+    for name, value in spec.parameters.items():
+        cmd += ["-p", f"{name}:={value}"]
+    for source, target in spec.remappings.items():
+        cmd += ["-r", f"{source}:={target}"]
+    return cmd
+
+
+def action_command(action: Action) -> list[str] | None:
+    """The command of any action; None for an include that cannot run here."""
+    if isinstance(action, NodeSpec):
+        return node_command(action)
+    if isinstance(action, ProcessSpec):
+        return list(action.cmd)
+    if share_dir(action.package) is None:
+        return None
+    ros2 = shutil.which("ros2")
+    if ros2 is None:
+        return None
+    return [ros2, "launch", action.package, action.launch_file] + [
+        f"{k}:={v}" for k, v in action.arguments.items()
+    ]
+
+
+def build(graph: str, given: dict[str, str]) -> list[tuple[str, list[str]]]:
+    """Resolve ``graph`` with the ``given`` arguments into (name, command) pairs."""
+    arguments, make = GRAPHS[graph]
+    config = share_dir("vlm2vla_bringup")
+    if config is None:
+        raise FileNotFoundError("vlm2vla_bringup is not installed; run `make build`")
+    commands = []
+    for action in make(resolve_args(arguments, given), str(config / "config")):
+        cmd = action_command(action)
+        if cmd is None:
+            assert isinstance(action, IncludeSpec)
+            print(
+                f"[vlm2vla-launch] skipping {action.package}/{action.launch_file}: not installed "
+                "or no ros2 CLI; start the driver yourself",
+                file=sys.stderr,
+            )
+            continue
+        name = action.name if isinstance(action, NodeSpec | ProcessSpec) else action.package
+        commands.append((name, cmd))
+    return commands
+
+
+def run(commands: list[tuple[str, list[str]]], poll_s: float = 0.2) -> int:
+    """Start every command; stop them all at Ctrl-C or when one exits; return an exit code."""
+    procs = []
+    for name, cmd in commands:
+        print(f"[vlm2vla-launch] {name}: {' '.join(cmd)}", flush=True)
+        procs.append((name, subprocess.Popen(cmd)))
+    code = 0
+    try:
+        while all(proc.poll() is None for _, proc in procs):
+            time.sleep(poll_s)
+        name, proc = next((n, p) for n, p in procs if p.poll() is not None)
+        code = proc.returncode
+        print(f"[vlm2vla-launch] {name} exited with {code}; stopping the rest", flush=True)
+    except KeyboardInterrupt:
+        pass
+    for _, proc in reversed(procs):
+        stop_process(proc)
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vlm2vla-launch",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("graph", choices=sorted(GRAPHS), help="which graph to start")
+    parser.add_argument("arguments", nargs="*", help="launch arguments, name:=value")
+    parser.add_argument("--show-args", action="store_true", help="list the graph's arguments")
+    parser.add_argument("--print", action="store_true", help="print the commands, start nothing")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``vlm2vla-launch``."""
+    args = _parser().parse_args(argv)
+    if args.show_args:
+        for arg in GRAPHS[args.graph][0]:
+            choices = f" (one of {', '.join(arg.choices)})" if arg.choices else ""
+            print(f"'{arg.name}':\n    {arg.description}{choices}\n    (default: '{arg.default}')")
+        return 0
+    bad = [a for a in args.arguments if ":=" not in a]
+    if bad:
+        print(f"error: launch arguments must look like name:=value, got {bad}", file=sys.stderr)
+        return 2
+    try:
+        commands = build(args.graph, dict(a.split(":=", 1) for a in args.arguments))
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.print:
+        for name, cmd in commands:
+            print(f"{name}: {' '.join(cmd)}")
+        return 0
+    return run(commands)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
