@@ -16,7 +16,7 @@ from vlm2vla_bringup.bags.msgdefs import UnknownMessageTypeError
 from vlm2vla_bringup.bags.reader import bag_topics
 from vlm2vla_bringup.bags.sample import CAMERA_TOPIC, INSTRUCTION_TOPIC, write_sample_bag
 from vlm2vla_bringup.bags.types import message_class
-from vlm2vla_bringup.processes import stop_process
+from vlm2vla_policy.processes import stop_process
 
 
 def decode(message):

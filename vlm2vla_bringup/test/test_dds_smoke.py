@@ -16,8 +16,8 @@ from rclpy.node import Node
 
 from interbotix_xs_msgs.msg import JointGroupCommand
 from interbotix_xs_msgs.srv import RobotInfo
-from vlm2vla_bringup.processes import stop_process
 from vlm2vla_msgs.msg import ActionChunk
+from vlm2vla_policy.processes import stop_process
 
 TIMEOUT_S = 30.0
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from vlm2vla_bringup.graph import GRAPHS, Action, IncludeSpec, NodeSpec, ProcessSpec, resolve_args
-from vlm2vla_bringup.processes import stop_process
+from vlm2vla_policy.processes import ros_executable, stop_process
 
 
 def ament_prefixes() -> list[Path]:
@@ -35,21 +35,9 @@ def share_dir(package: str) -> Path | None:
     return None
 
 
-def find_executable(package: str, executable: str) -> Path:
-    """``lib/<package>/<executable>`` on the ament path (where ``ros2 run`` looks)."""
-    for prefix in ament_prefixes():
-        path = prefix / "lib" / package / executable
-        if path.is_file() and os.access(path, os.X_OK):
-            return path
-    raise FileNotFoundError(
-        f"executable {executable!r} of package {package!r} not found; run `make build` "
-        "and `source scripts/env.sh`"
-    )
-
-
 def node_command(spec: NodeSpec) -> list[str]:
     """The command line of ``spec``, as launch_ros builds it."""
-    cmd = [str(find_executable(spec.package, spec.executable)), "--ros-args"]
+    cmd = [ros_executable(spec.package, spec.executable), "--ros-args"]
     cmd += ["--log-level", spec.log_level, "-r", f"__node:={spec.name}"]
     if spec.namespace:
         cmd += ["-r", f"__ns:={spec.namespace}"]

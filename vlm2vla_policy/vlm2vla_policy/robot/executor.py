@@ -1,0 +1,376 @@
+"""Execute action chunks the way the Bridge data was recorded, one control period per call.
+
+Semantics (REFERENCE.md §3, "How the Bridge robot stack applies a delta action"):
+
+- A persistent *commanded target* pose of the EE (``ee_gripper_link`` in ``wx250s/base_link``) is
+  kept between chunks; it is not re-read from the measured pose unless :meth:`reset_target` says so.
+- Each chunk step ``[dx, dy, dz, gripper]`` (metres, base frame; 1 = open) is clipped to
+  ``max_action_m`` per axis, added to the target, and the resulting goal clipped to the workspace.
+  The target then moves to the goal along a straight line in ``ceil(distance / max_step_m)``
+  control periods (at least one), so a 4 cm step at 1 cm per period takes four periods.
+- With ``use_rotation`` a step may be ``[dx, dy, dz, droll, dpitch, dyaw, gripper]``: the rotation
+  (Euler angles about base-frame axes) turns the target about its own position, subdivided so no
+  period turns more than ``max_rotation_step_rad``. (Bridge pivots at the measured EE position;
+  the difference is the tracking error, and pivoting at the target keeps a pure rotation from
+  translating the target.)
+- Every period: IK seeded with the measured joints, then the safety checks; a command is produced
+  only if all pass. On any failure the target stays where it was (frozen, not advanced), the
+  chunk ends, and the status says why.
+- The gripper value is thresholded and commanded once per change, after the step's motion (the
+  state the step ends in; ``gripper_after_motion=False`` sends it with the step's first period).
+
+A ROS node calls :meth:`ChunkExecutor.tick` every ``period_s`` with the latest joint state and
+publishes what it returns; it needs no logic of its own.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vlm2vla_policy.robot.description import WX250S, RobotDescription
+from vlm2vla_policy.robot.gripper import GripperCommand, GripperConfig, GripperController
+from vlm2vla_policy.robot.kinematics import ArmKinematics, IKConfig, IKStatus
+from vlm2vla_policy.robot.safety import SafetyLimits
+from vlm2vla_policy.robot.status import OK, ControlStatus, Verdict
+from vlm2vla_policy.robot.transforms import (
+    euler_xyz_to_matrix,
+    matrix_to_quaternion_xyzw,
+    so3_exp,
+    so3_log,
+)
+from vlm2vla_policy.robot.workspace import WorkspaceBounds
+
+TRANSLATION_CHUNK_COLUMNS = 4  # [dx, dy, dz, gripper]
+ROTATION_CHUNK_COLUMNS = 7  # [dx, dy, dz, droll, dpitch, dyaw, gripper]
+# Slack when counting periods, so a 4 cm step at 1 cm per period is 4 periods, not 5 (m or rad).
+_PERIOD_COUNT_SLACK = 1e-9
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    """Chunk execution settings. Defaults reproduce Bridge at 5 Hz with 1 cm per period."""
+
+    period_s: float = 0.2  # control period: tick() is called this often, s (Bridge: 5 Hz)
+    max_step_m: float = 0.01  # largest target translation in one period, m
+    max_rotation_step_rad: float = 0.05  # largest target rotation in one period, rad
+    max_action_m: float = 0.05  # per-axis clip of a chunk step's translation (Bridge step 1), m
+    max_action_rad: float = 0.25  # per-axis clip of a chunk step's rotation (Bridge step 1), rad
+    use_rotation: bool = False  # accept (N, 7) chunks with rotation deltas; the paper is (N, 4)
+    workspace: WorkspaceBounds | None = field(default_factory=WorkspaceBounds)  # None: no clip
+    gripper_after_motion: bool = True  # send a step's gripper change after its motion
+    max_joint_state_age_s: float = 0.5  # stop when the joint measurement is older than this, s
+    ik: IKConfig = field(default_factory=IKConfig)  # inverse-kinematics solver settings
+    gripper: GripperConfig = field(default_factory=GripperConfig)  # gripper command settings
+
+    def __post_init__(self) -> None:
+        for name in (
+            "period_s",
+            "max_step_m",
+            "max_rotation_step_rad",
+            "max_action_m",
+            "max_action_rad",
+            "max_joint_state_age_s",
+        ):
+            if not getattr(self, name) > 0.0:
+                raise ValueError(f"ExecutorConfig.{name} must be > 0, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True, eq=False)
+class PeriodCommand:
+    """What to do in one control period. Publish ``joints_rad`` and ``gripper`` when not None."""
+
+    status: ControlStatus  # OK / WORKSPACE_CLIPPED come with a command; the rest do not
+    reason: str  # why (stop reason, clip note); empty when plainly OK
+    joints_rad: np.ndarray | None  # arm command (rad, WX250S.joint_names order) or None
+    gripper: GripperCommand | None  # gripper command when its state changes, else None
+    ee_target: np.ndarray | None  # commanded EE target after this period (4x4, base frame, m)
+    step_index: int  # 0-based chunk step this period belongs to
+    steps_done: int  # chunk steps completed so far
+    num_steps: int  # steps in the chunk (0 when idle)
+    finished: bool  # True on the period that ends the chunk, by completion or by a stop
+
+    @property
+    def succeeded(self) -> bool:
+        """True when this period completed the whole chunk."""
+        return self.finished and self.status.commands
+
+    @property
+    def ee_position_m(self) -> tuple[float, float, float] | None:
+        """Target position (x, y, z) in the base frame, m."""
+        if self.ee_target is None:
+            return None
+        x, y, z = self.ee_target[:3, 3]
+        return (float(x), float(y), float(z))
+
+    @property
+    def ee_quaternion_xyzw(self) -> tuple[float, float, float, float] | None:
+        """Target orientation as a unit quaternion (x, y, z, w) in the base frame."""
+        if self.ee_target is None:
+            return None
+        return matrix_to_quaternion_xyzw(self.ee_target[:3, :3])
+
+
+@dataclass(frozen=True, eq=False)
+class _StepPlan:
+    start: np.ndarray  # target pose when the step began (4x4)
+    translation_m: np.ndarray  # straight-line displacement of the target over the step
+    rotation_vec: np.ndarray  # base-frame rotation vector of the target over the step, rad
+    periods: int  # control periods the step takes
+    gripper_value: float  # chunk gripper value of the step
+    clip_note: str  # what the workspace clipped, "" if nothing
+
+    def target_at(self, period: int) -> np.ndarray:
+        fraction = period / self.periods
+        pose = self.start.copy()
+        pose[:3, 3] += self.translation_m * fraction
+        if np.any(self.rotation_vec):
+            pose[:3, :3] = so3_exp(self.rotation_vec * fraction) @ self.start[:3, :3]
+        return pose
+
+
+class ChunkExecutor:
+    """Turns action chunks into per-period joint and gripper commands for one arm."""
+
+    def __init__(
+        self, config: ExecutorConfig | None = None, robot: RobotDescription = WX250S
+    ) -> None:
+        self.config = config or ExecutorConfig()
+        self.robot = robot
+        self.kinematics = ArmKinematics(robot)
+        self.safety = SafetyLimits.for_robot(robot, self.config.max_joint_state_age_s)
+        self.gripper = GripperController(self.config.gripper)
+        self._target: np.ndarray | None = None
+        self._chunk: np.ndarray | None = None
+        self._step = 0
+        self._period = 0
+        self._plan: _StepPlan | None = None
+        self._estop_reason: str | None = None
+
+    @property
+    def target(self) -> np.ndarray | None:
+        """The commanded EE target (4x4, base frame, m), or None before the first reset."""
+        return None if self._target is None else self._target.copy()
+
+    @property
+    def active(self) -> bool:
+        """True while a chunk is executing."""
+        return self._chunk is not None
+
+    @property
+    def estopped(self) -> bool:
+        """True while the emergency stop is latched."""
+        return self._estop_reason is not None
+
+    def reset_target(self, measured_joints_rad: np.ndarray | None) -> Verdict:
+        """Set the commanded target to the EE pose of the measured joints (rad).
+
+        Call after any motion not made by this executor (start-pose move, manual move). During a
+        chunk, the current step restarts from the new target.
+        """
+        verdict = self.safety.check_joints(measured_joints_rad)
+        if not verdict.ok:
+            return Verdict(verdict.status, f"cannot reset the target: {verdict.reason}")
+        self._target = self.kinematics.fk(np.asarray(measured_joints_rad, dtype=float))
+        self._plan = None
+        self._period = 0
+        return OK
+
+    def start(self, chunk: np.ndarray, measured_joints_rad: np.ndarray | None) -> Verdict:
+        """Begin executing ``chunk``, replacing any chunk in progress.
+
+        ``chunk`` is (N, 4) ``[dx, dy, dz, gripper]`` (metres, base frame; gripper 1 = open), or
+        (N, 7) ``[dx, dy, dz, droll, dpitch, dyaw, gripper]`` when ``use_rotation`` is on. The
+        measured joints initialise the target if it was never set. Returns OK (with a note when
+        steps were clipped) or why the chunk was refused; the first command comes from tick().
+        """
+        if self._estop_reason is not None:
+            return Verdict(
+                ControlStatus.ESTOPPED,
+                f"emergency stop latched ({self._estop_reason}); release it before a new chunk",
+            )
+        steps, note = self._parse_chunk(chunk)
+        if steps is None:
+            return Verdict(ControlStatus.INVALID_INPUT, note)
+        if self._target is None:
+            verdict = self.reset_target(measured_joints_rad)
+            if not verdict.ok:
+                return verdict
+        self._chunk = steps
+        self._step = 0
+        self._period = 0
+        self._plan = None
+        return Verdict(ControlStatus.OK, note)
+
+    def tick(
+        self, measured_joints_rad: np.ndarray | None, joints_stamp_s: float, now_s: float
+    ) -> PeriodCommand:
+        """Advance one control period: the next arm (and maybe gripper) command, or why not.
+
+        ``measured_joints_rad`` are the latest arm joints (rad, chain order), measured at
+        ``joints_stamp_s``; ``now_s`` is the current time on the same clock (s).
+        """
+        if self._estop_reason is not None:
+            return self._output(ControlStatus.ESTOPPED, self._estop_reason, finished=False)
+        if self._chunk is None:
+            return self._output(ControlStatus.IDLE, "", finished=False)
+        verdict = self.safety.check_measurement(measured_joints_rad, joints_stamp_s, now_s)
+        if not verdict.ok:
+            return self._stop(verdict)
+        measured = np.asarray(measured_joints_rad, dtype=float)
+        if self._plan is None:
+            self._plan = self._plan_step(self._chunk[self._step])
+        plan = self._plan
+        period = self._period + 1
+        candidate = plan.target_at(period)
+        where = f"chunk step {self._step}, period {period}/{plan.periods}"
+        solution = self.kinematics.ik(candidate, measured, self.config.ik)
+        if not solution.ok:
+            status = (
+                ControlStatus.JOINT_LIMIT
+                if solution.status is IKStatus.JOINT_LIMIT
+                else ControlStatus.IK_FAILED
+            )
+            return self._stop(
+                Verdict(status, f"{where}: {solution.reason} The target stays where it was.")
+            )
+        verdict = self.safety.check_command(solution.joints_rad, measured, self.config.period_s)
+        if not verdict.ok:
+            return self._stop(Verdict(verdict.status, f"{where}: {verdict.reason}"))
+
+        self._target = candidate
+        self._period = period
+        gripper_period = plan.periods if self.config.gripper_after_motion else 1
+        gripper = self.gripper.request(plan.gripper_value) if period == gripper_period else None
+        step_index = self._step
+        if period == plan.periods:
+            self._step += 1
+            self._period = 0
+            self._plan = None
+        num_steps = len(self._chunk)
+        finished = self._step == num_steps
+        if finished:
+            self._chunk = None
+        status = ControlStatus.WORKSPACE_CLIPPED if plan.clip_note else ControlStatus.OK
+        reason = f"{where}: workspace clipped the goal ({plan.clip_note})" if plan.clip_note else ""
+        return PeriodCommand(
+            status=status,
+            reason=reason,
+            joints_rad=solution.joints_rad,
+            gripper=gripper,
+            ee_target=candidate.copy(),
+            step_index=step_index,
+            steps_done=self._step,
+            num_steps=num_steps,
+            finished=finished,
+        )
+
+    def cancel(self, reason: str = "cancelled by the caller") -> PeriodCommand:
+        """End the chunk in progress now; returns its final period output (CANCELLED, or IDLE)."""
+        if self._chunk is None:
+            return self._output(ControlStatus.IDLE, "", finished=False)
+        return self._stop(Verdict(ControlStatus.CANCELLED, reason))
+
+    def estop(self, reason: str = "emergency stop") -> PeriodCommand:
+        """Latch the emergency stop: end any chunk and command nothing until released."""
+        self._estop_reason = reason
+        if self._chunk is None:
+            return self._output(ControlStatus.ESTOPPED, reason, finished=False)
+        return self._stop(Verdict(ControlStatus.ESTOPPED, reason))
+
+    def release_estop(self, measured_joints_rad: np.ndarray | None) -> Verdict:
+        """Release the emergency stop and reset the target to the measured pose.
+
+        The arm may have moved while stopped, so the old target is not trusted. Stays latched
+        (and says why) when the measurement is unusable.
+        """
+        verdict = self.reset_target(measured_joints_rad)
+        if verdict.ok:
+            self._estop_reason = None
+        return verdict
+
+    def _plan_step(self, step: np.ndarray) -> _StepPlan:
+        start = self._target.copy()
+        goal_m = start[:3, 3] + step[:3]
+        clip_note = ""
+        if self.config.workspace is not None:
+            goal_m, clip_note = self.config.workspace.clip(goal_m)
+        translation_m = goal_m - start[:3, 3]
+        rotation_vec = so3_log(euler_xyz_to_matrix(*step[3:6]))
+        periods = max(
+            1,
+            math.ceil(np.linalg.norm(translation_m) / self.config.max_step_m - _PERIOD_COUNT_SLACK),
+            math.ceil(
+                np.linalg.norm(rotation_vec) / self.config.max_rotation_step_rad
+                - _PERIOD_COUNT_SLACK
+            ),
+        )
+        return _StepPlan(start, translation_m, rotation_vec, periods, float(step[6]), clip_note)
+
+    def _parse_chunk(self, chunk: np.ndarray) -> tuple[np.ndarray | None, str]:
+        """(N, 7) steps with clipped values and a note of what was clipped, or (None, why)."""
+        try:
+            raw = np.asarray(chunk, dtype=float)
+        except (TypeError, ValueError) as error:
+            return None, f"chunk is not a numeric array ({error}); send an (N, 4) float array"
+        columns = (
+            (TRANSLATION_CHUNK_COLUMNS, ROTATION_CHUNK_COLUMNS)
+            if self.config.use_rotation
+            else (TRANSLATION_CHUNK_COLUMNS,)
+        )
+        if raw.ndim != 2 or raw.shape[0] == 0 or raw.shape[1] not in columns:
+            rotation_hint = (
+                ""
+                if self.config.use_rotation
+                else "; (N, 7) chunks with rotation need ExecutorConfig.use_rotation=True"
+            )
+            return None, (
+                f"chunk must have shape (N >= 1, one of {columns}), got {raw.shape}{rotation_hint}"
+            )
+        if not np.all(np.isfinite(raw)):
+            return None, "chunk contains NaN or infinite values; refusing to move"
+        steps = np.zeros((raw.shape[0], ROTATION_CHUNK_COLUMNS))
+        steps[:, :3] = raw[:, :3]
+        steps[:, 6] = raw[:, -1]
+        if raw.shape[1] == ROTATION_CHUNK_COLUMNS:
+            steps[:, 3:6] = raw[:, 3:6]
+        clipped = steps.copy()
+        clipped[:, :3] = np.clip(steps[:, :3], -self.config.max_action_m, self.config.max_action_m)
+        clipped[:, 3:6] = np.clip(
+            steps[:, 3:6], -self.config.max_action_rad, self.config.max_action_rad
+        )
+        clipped[:, 6] = np.clip(steps[:, 6], 0.0, 1.0)
+        changed = np.flatnonzero(np.any(clipped != steps, axis=1))
+        note = (
+            f"steps {changed.tolist()} clipped to +-{self.config.max_action_m} m, "
+            f"+-{self.config.max_action_rad} rad, gripper [0, 1]"
+            if changed.size
+            else ""
+        )
+        return clipped, note
+
+    def _stop(self, verdict: Verdict) -> PeriodCommand:
+        num_steps = 0 if self._chunk is None else len(self._chunk)
+        self._chunk = None
+        self._plan = None
+        self._period = 0
+        return self._output(verdict.status, verdict.reason, finished=True, num_steps=num_steps)
+
+    def _output(
+        self, status: ControlStatus, reason: str, finished: bool, num_steps: int | None = None
+    ) -> PeriodCommand:
+        if num_steps is None:
+            num_steps = 0 if self._chunk is None else len(self._chunk)
+        return PeriodCommand(
+            status=status,
+            reason=reason,
+            joints_rad=None,
+            gripper=None,
+            ee_target=self.target,
+            step_index=self._step,
+            steps_done=self._step,
+            num_steps=num_steps,
+            finished=finished,
+        )

@@ -1,0 +1,410 @@
+"""Synthetic pick-and-place demonstrations in the real on-disk formats, for tests and experiments.
+
+:func:`make_trajectory` scripts a WidowX-style pick and place in the robot base frame (metres;
++x forward, +y left, +z up): reach down to the object, close the gripper, carry it to the target,
+open the gripper, back off. Frames are small top-down drawings of the table (target disc, object
+square, gripper circle growing with height). Writers put trajectories where the readers expect
+them: a BridgeData V2 raw tree (pickles, JPEGs, lang.txt), an MCAP bag as this project records it
+(joint states from the wx250s inverse kinematics), and a LeRobot v2.1 dataset with PNG image
+columns. Bad copies (truncated pickle, missing frame, truncated JPEG) can be asked for.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from vlm2vla_training import ros_msgdefs
+from vlm2vla_training.episode import recompute_actions
+
+OBJECTS: tuple[str, ...] = ("carrot", "spoon", "cup", "eggplant", "banana", "sponge")
+TARGETS: tuple[str, ...] = ("plate", "pot", "towel", "bowl")
+CORRUPTIONS: tuple[str, ...] = ("truncated_pickle", "missing_frame", "truncated_jpeg")
+
+# Gripper pointing straight down (the home EE frame pitched by +90 degrees about y).
+_DOWN = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])
+_NS_PER_S = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Shape of the synthetic demonstrations."""
+
+    # Actions per episode (observations = num_steps + 1); at least 10.
+    num_steps: int = 15
+    # Frame size, pixels (width, height).
+    image_size: tuple[int, int] = (64, 48)
+    # Control rate, steps per second (Bridge: 5).
+    fps: float = 5.0
+    # Standard deviation of the noise between commanded and reached positions, m.
+    noise_m: float = 0.001
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """One scripted demonstration."""
+
+    instruction: str
+    # (N, 7) reached states [x, y, z, roll, pitch, yaw, gripper]; m, rad, base frame.
+    states: np.ndarray
+    # (N - 1, 7) commanded actions [dx, dy, dz, droll, dpitch, dyaw, gripper].
+    commanded: np.ndarray
+    # N RGB frames.
+    frames: list[np.ndarray]
+
+
+def _render(
+    size: tuple[int, int],
+    gripper_m: np.ndarray,
+    object_m: np.ndarray,
+    target_m: np.ndarray,
+    closed: bool,
+) -> np.ndarray:
+    """Top-down drawing: x (forward) up the image, y (left) to the left."""
+    width, height = size
+
+    def pixel(p: np.ndarray) -> tuple[float, float]:
+        u = (0.25 - p[1]) / 0.45 * width
+        v = (0.50 - p[0]) / 0.40 * height
+        return u, v
+
+    image = Image.new("RGB", size, (150, 120, 90))
+    draw = ImageDraw.Draw(image)
+    tu, tv = pixel(target_m)
+    draw.ellipse([tu - 7, tv - 7, tu + 7, tv + 7], fill=(230, 230, 230))
+    ou, ov = pixel(object_m)
+    draw.rectangle([ou - 3, ov - 3, ou + 3, ov + 3], fill=(240, 120, 20))
+    gu, gv = pixel(gripper_m)
+    radius = 2 + 20 * max(0.0, float(gripper_m[2]))
+    draw.ellipse(
+        [gu - radius, gv - radius, gu + radius, gv + radius],
+        outline=(20, 20, 20) if closed else (20, 200, 20),
+        width=2,
+    )
+    return np.asarray(image)
+
+
+def make_trajectory(rng: np.random.Generator, config: SyntheticConfig) -> Trajectory:
+    """A scripted pick and place with a random object, target and layout."""
+    if config.num_steps < 10:
+        raise ValueError("SyntheticConfig.num_steps must be >= 10 for a pick and place")
+    name = OBJECTS[int(rng.integers(len(OBJECTS)))]
+    target_name = TARGETS[int(rng.integers(len(TARGETS)))]
+    start = np.array([0.30, 0.0, 0.15])
+    obj = np.array([rng.uniform(0.22, 0.36), rng.uniform(-0.12, 0.0), 0.02])
+    target = np.array([rng.uniform(0.22, 0.36), rng.uniform(0.04, 0.15), 0.03])
+    n = config.num_steps
+    reach, carry = round(n * 0.35), round(n * 0.4)
+    retreat = n - reach - carry - 2
+    lifted = (obj + target) / 2 + np.array([0.0, 0.0, 0.10])
+    waypoints = [start]
+    waypoints += list(np.linspace(start, obj, reach + 1)[1:])  # reach down
+    waypoints.append(obj)  # close the gripper in place
+    half = carry // 2
+    waypoints += list(np.linspace(obj, lifted, half + 1)[1:])
+    waypoints += list(
+        np.linspace(lifted, target + np.array([0.0, 0.0, 0.02]), carry - half + 1)[1:]
+    )
+    waypoints.append(waypoints[-1])  # open the gripper in place
+    waypoints += list(
+        np.linspace(waypoints[-1], waypoints[-1] + np.array([0.0, 0.0, 0.08]), retreat + 1)[1:]
+    )
+    desired = np.array(waypoints)
+    grasp_step, release_step = reach, reach + 1 + carry
+    command_gripper = np.ones(n)
+    command_gripper[grasp_step:release_step] = 0.0
+    reached = desired + rng.normal(0.0, config.noise_m, desired.shape)
+    reached[0] = desired[0]
+    measured_gripper = np.concatenate([[1.0], 0.1 + 0.85 * command_gripper])  # lags one step
+    rpy = rng.normal(0.0, 0.01, (n + 1, 3))
+    states = np.concatenate([reached, rpy, measured_gripper[:, None]], axis=1)
+    commanded = np.concatenate(
+        [np.diff(desired, axis=0), np.diff(rpy, axis=0), command_gripper[:, None]], axis=1
+    )
+    frames = []
+    held = obj.copy()
+    for t in range(n + 1):
+        holding = grasp_step < t <= release_step
+        if holding:
+            held = reached[t].copy()
+        frames.append(_render(config.image_size, reached[t], held, target, holding))
+    return Trajectory(f"put the {name} on the {target_name}", states, commanded, frames)
+
+
+def _jpeg(frame: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def _png(frame: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def write_bridge_trajectory(traj_dir: Path, trajectory: Trajectory, dict_actions: bool) -> None:
+    """Write one trajectory in BridgeData V2's raw layout (``policy_out`` as dicts or arrays)."""
+    (traj_dir / "images0").mkdir(parents=True, exist_ok=True)
+    for t, frame in enumerate(trajectory.frames):
+        (traj_dir / "images0" / f"im_{t}.jpg").write_bytes(_jpeg(frame))
+    n = len(trajectory.states)
+    obs = {
+        "state": trajectory.states,
+        "full_state": trajectory.states.copy(),
+        "desired_state": trajectory.states.copy(),
+        "qpos": np.zeros((n, 6)),
+        "qvel": np.zeros((n, 6)),
+        "time_stamp": np.arange(n) * 0.2,
+        "eef_transform": np.tile(np.eye(4), (n, 1, 1)),
+    }
+    with (traj_dir / "obs_dict.pkl").open("wb") as f:
+        pickle.dump(obs, f, protocol=2)
+    actions = [np.asarray(a, dtype=np.float32) for a in trajectory.commanded]
+    policy_out = [{"actions": a, "new_robot_transform": np.eye(4)} for a in actions]
+    with (traj_dir / "policy_out.pkl").open("wb") as f:
+        pickle.dump(policy_out if dict_actions else actions, f, protocol=4)
+    with (traj_dir / "agent_data.pkl").open("wb") as f:
+        pickle.dump({"traj_ok": True}, f)
+    (traj_dir / "lang.txt").write_text(f"{trajectory.instruction}\nconfidence: 1\n")
+
+
+def corrupt_trajectory(traj_dir: Path, kind: str) -> None:
+    """Damage a written trajectory the way real recordings get damaged (see CORRUPTIONS)."""
+    if kind == "truncated_pickle":
+        path = traj_dir / "obs_dict.pkl"
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif kind == "missing_frame":
+        frames = sorted((traj_dir / "images0").glob("im_*.jpg"))
+        frames[len(frames) // 2].unlink()
+    elif kind == "truncated_jpeg":
+        path = traj_dir / "images0" / "im_3.jpg"
+        path.write_bytes(path.read_bytes()[:200])
+    else:
+        raise ValueError(f"unknown corruption {kind!r}; choose one of {CORRUPTIONS}")
+
+
+def write_bridge_raw(
+    root: Path,
+    num_episodes: int,
+    seed: int = 0,
+    config: SyntheticConfig | None = None,
+    corrupt: dict[int, str] | None = None,
+) -> list[Path]:
+    """A BridgeData V2 raw tree of ``num_episodes`` trajectories under ``root``.
+
+    ``corrupt`` maps trajectory indices to a kind of damage (see :data:`CORRUPTIONS`). Returns the
+    trajectory directories.
+    """
+    config = config or SyntheticConfig()
+    rng = np.random.default_rng(seed)
+    group = Path(root) / "synthetic_kitchen" / "pick_place" / "2023-05-01_12-00-00" / "raw"
+    dirs = []
+    for index in range(num_episodes):
+        traj_dir = group / "traj_group0" / f"traj{index}"
+        write_bridge_trajectory(traj_dir, make_trajectory(rng, config), dict_actions=index % 2 == 0)
+        if corrupt and index in corrupt:
+            corrupt_trajectory(traj_dir, corrupt[index])
+        dirs.append(traj_dir)
+    return dirs
+
+
+def _stamp(time_ns: int) -> dict[str, int]:
+    return {"sec": time_ns // _NS_PER_S, "nanosec": time_ns % _NS_PER_S}
+
+
+def write_mcap_bag(
+    path: Path,
+    num_episodes: int,
+    seed: int = 0,
+    config: SyntheticConfig | None = None,
+    publish_hz: float = 20.0,
+) -> list[Trajectory]:
+    """An MCAP bag as the project's ``record`` tool writes it, holding ``num_episodes`` episodes.
+
+    Each episode starts with its instruction; joint states (from the wx250s inverse kinematics of
+    the trajectory, gripper down, fingers from the gripper state) and rgb8 images are published at
+    ``publish_hz`` (a multiple of ``config.fps``) from the instruction's time on, one action chunk
+    per second; the next instruction follows 1 ms after the last message. Schemas are named
+    and encoded as rosbag2 does (``<pkg>/msg/<Type>``, ``ros2msg``, ``cdr``). Returns the
+    trajectories with their states replaced by what the forward kinematics of the published joints
+    gives, which is what a reader should recover.
+    """
+    from mcap_ros2.writer import Writer
+
+    from vlm2vla_policy.robot import BRIDGE_NEUTRAL_JOINTS_RAD, WX250S, ArmKinematics
+
+    config = config or SyntheticConfig()
+    rng = np.random.default_rng(seed)
+    kinematics = ArmKinematics(WX250S)
+    per_step = round(publish_hz / config.fps)
+    tick_ns = round(_NS_PER_S / (config.fps * per_step))
+    names = [*WX250S.joint_names, "gripper", "left_finger", "right_finger"]
+    written = []
+    time_ns = 1_700_000_000 * _NS_PER_S
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with Path(path).open("wb") as stream:
+        writer = Writer(stream)
+        schemas = {
+            name: writer.register_msgdef(name, ros_msgdefs.schema_text(name))
+            for name in (
+                ros_msgdefs.IMAGE,
+                ros_msgdefs.JOINT_STATE,
+                ros_msgdefs.STRING,
+                ros_msgdefs.ACTION_CHUNK,
+            )
+        }
+        for _ in range(num_episodes):
+            trajectory = make_trajectory(rng, config)
+            writer.write_message(
+                "/vlm2vla/instruction",
+                schemas[ros_msgdefs.STRING],
+                {"data": trajectory.instruction},
+                log_time=time_ns,
+            )
+            seed_joints = np.array(BRIDGE_NEUTRAL_JOINTS_RAD)
+            joints = []
+            for state in trajectory.states:
+                target = np.eye(4)
+                target[:3, :3] = _DOWN
+                target[:3, 3] = state[:3]
+                result = kinematics.ik(target, seed_joints)
+                if not result.ok:
+                    raise RuntimeError(f"synthetic pose {state[:3]} unreachable: {result.reason}")
+                seed_joints = result.joints_rad
+                joints.append(result.joints_rad)
+            reached = np.array(trajectory.states)
+            for t, (q, state, frame) in enumerate(
+                zip(joints, trajectory.states, trajectory.frames, strict=True)
+            ):
+                finger = WX250S.finger_closed_m + state[6] * (
+                    WX250S.finger_open_m - WX250S.finger_closed_m
+                )
+                reached[t, :3] = kinematics.fk(q)[:3, 3]
+                for tick in range(per_step if t < len(joints) - 1 else 1):
+                    stamp = time_ns + (t * per_step + tick) * tick_ns
+                    header = {"stamp": _stamp(stamp), "frame_id": ""}
+                    writer.write_message(
+                        "/wx250s/joint_states",
+                        schemas[ros_msgdefs.JOINT_STATE],
+                        {
+                            "header": header,
+                            "name": names,
+                            "position": [*map(float, q), 0.0, finger, -finger],
+                            "velocity": [],
+                            "effort": [],
+                        },
+                        log_time=stamp,
+                    )
+                    height, width = frame.shape[:2]
+                    writer.write_message(
+                        "/camera/image_raw",
+                        schemas[ros_msgdefs.IMAGE],
+                        {
+                            "header": header,
+                            "height": height,
+                            "width": width,
+                            "encoding": "rgb8",
+                            "is_bigendian": 0,
+                            "step": width * 3,
+                            "data": frame.tobytes(),
+                        },
+                        log_time=stamp,
+                    )
+                if t % round(config.fps) == 0 and t < len(joints) - 1:
+                    delta = trajectory.commanded[t]
+                    writer.write_message(
+                        "/vlm2vla/action_chunk",
+                        schemas[ros_msgdefs.ACTION_CHUNK],
+                        {
+                            "header": {"stamp": _stamp(stamp), "frame_id": "wx250s/base_link"},
+                            "instruction": trajectory.instruction,
+                            "subtask": "synthetic",
+                            "subtask_index": 0,
+                            "motion_plan": "stay still",
+                            "raw_text": "",
+                            "translations_m": [
+                                {"x": float(delta[0]), "y": float(delta[1]), "z": float(delta[2])}
+                            ],
+                            "gripper": [float(delta[6])],
+                            "step_duration_s": 1.0 / config.fps,
+                        },
+                        log_time=stamp,
+                    )
+            reached[:, 3:6] = 0.0  # the gripper points straight down: rpy 0 in Bridge's convention
+            written.append(
+                Trajectory(trajectory.instruction, reached, trajectory.commanded, trajectory.frames)
+            )
+            time_ns += (len(joints) - 1) * per_step * tick_ns + 1_000_000  # next one 1 ms later
+        writer.finish()
+    return written
+
+
+def write_lerobot(
+    root: Path, num_episodes: int, seed: int = 0, config: SyntheticConfig | None = None
+) -> None:
+    """A LeRobot v2.1 dataset: 8-D state (pad before the gripper), PNG image column."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    config = config or SyntheticConfig()
+    rng = np.random.default_rng(seed)
+    root = Path(root)
+    (root / "meta").mkdir(parents=True, exist_ok=True)
+    tasks: dict[str, int] = {}
+    episodes = []
+    for index in range(num_episodes):
+        trajectory = make_trajectory(rng, config)
+        task_index = tasks.setdefault(trajectory.instruction, len(tasks))
+        n = len(trajectory.states)
+        states = np.insert(trajectory.states, 6, 0.0, axis=1)
+        actions = np.concatenate([trajectory.commanded, trajectory.commanded[-1:]], axis=0)
+        table = pa.table(
+            {
+                "observation.state": [list(map(float, s)) for s in states],
+                "action": [list(map(float, a)) for a in actions],
+                "observation.images.image_0": [
+                    {"bytes": _png(f), "path": None} for f in trajectory.frames
+                ],
+                "timestamp": [t / config.fps for t in range(n)],
+                "frame_index": list(range(n)),
+                "episode_index": [index] * n,
+                "index": list(range(index * n, (index + 1) * n)),
+                "task_index": [task_index] * n,
+            }
+        )
+        path = root / "data" / "chunk-000" / f"episode_{index:06d}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, path)
+        episodes.append({"episode_index": index, "tasks": [trajectory.instruction], "length": n})
+    width, height = config.image_size
+    info = {
+        "codebase_version": "v2.1",
+        "robot_type": "widowx",
+        "fps": config.fps,
+        "total_episodes": num_episodes,
+        "chunks_size": 1000,
+        "data_path": "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet",
+        "video_path": None,
+        "features": {
+            "observation.state": {"dtype": "float32", "shape": [8]},
+            "action": {"dtype": "float32", "shape": [7]},
+            "observation.images.image_0": {"dtype": "image", "shape": [height, width, 3]},
+        },
+    }
+    (root / "meta" / "info.json").write_text(json.dumps(info, indent=1))
+    (root / "meta" / "tasks.jsonl").write_text(
+        "".join(json.dumps({"task_index": i, "task": t}) + "\n" for t, i in tasks.items())
+    )
+    (root / "meta" / "episodes.jsonl").write_text("".join(json.dumps(e) + "\n" for e in episodes))
+
+
+def expected_actions(trajectory: Trajectory, threshold: float = 0.5) -> np.ndarray:
+    """The actions a reader should recompute for ``trajectory`` (states differences)."""
+    return recompute_actions(trajectory.states, trajectory.commanded[:, 6], threshold)
