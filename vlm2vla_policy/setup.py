@@ -23,5 +23,11 @@ setup(
     maintainer_email="maintainers@vlm2vla.org",
     description="VLM2VLA policy library and ROS 2 nodes",
     license="Apache-2.0",
-    entry_points={"console_scripts": []},
+    entry_points={
+        "console_scripts": [
+            "controller_node = vlm2vla_policy.nodes.controller_node:main",
+            "fake_xs_driver = vlm2vla_policy.testing.fake_driver:main",
+            "vlm2vla-serve = vlm2vla_policy.runtime.serve:main",
+        ]
+    },
 )
