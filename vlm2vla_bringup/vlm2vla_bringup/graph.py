@@ -98,8 +98,14 @@ def _overrides(args: dict[str, str], names: tuple[str, ...]) -> dict[str, str]:
     return {name: args[name] for name in names if args.get(name)}
 
 
-def stack_nodes(args: dict[str, str], share_config: str) -> list[NodeSpec]:
-    """The policy and controller nodes, configured from ``args``."""
+def stack_nodes(
+    args: dict[str, str], share_config: str, controller_dry_run: bool = False
+) -> list[NodeSpec]:
+    """The policy and controller nodes, configured from ``args``.
+
+    ``controller_dry_run`` forces the controller to send no driver command (it then integrates
+    its own commands when no driver publishes joint states), whatever ``dry_run`` says.
+    """
     files = _params_files(args, share_config)
     policy = NodeSpec(
         package="vlm2vla_policy",
@@ -115,7 +121,10 @@ def stack_nodes(args: dict[str, str], share_config: str) -> list[NodeSpec]:
         executable="controller_node",
         name="controller_node",
         params_files=files,
-        parameters={"robot_name": args["robot_name"], **_overrides(args, ("dry_run",))},
+        parameters={
+            "robot_name": args["robot_name"],
+            **({"dry_run": "true"} if controller_dry_run else _overrides(args, ("dry_run",))),
+        },
         log_level=args["log_level"],
     )
     return [policy, controller]
@@ -151,12 +160,16 @@ def sim_graph(args: dict[str, str], share_config: str) -> list[Action]:
 
 
 def replay_graph(args: dict[str, str], share_config: str) -> list[Action]:
-    """A bag as camera and instruction source; the controller in dry-run (no driver commands)."""
+    """A bag as camera and instruction source; the controller in dry-run (no driver commands).
+
+    The policy sends its chunks to the controller as usual; the controller computes targets and
+    markers on a virtual arm and commands nothing.
+    """
     if not args["bag"]:
         raise ValueError("replay needs bag:=PATH (a bag directory or .mcap file)")
     play = ["vlm2vla-bag", "play", args["bag"], "--rate", args["rate"], "--delay", "2"]
     play += ["--loop"] if args["loop"] == "true" else []
-    nodes = stack_nodes({**args, "dry_run": "true"}, share_config)
+    nodes = stack_nodes(args, share_config, controller_dry_run=True)
     return [*nodes, ProcessSpec("bag_play", tuple(play))]
 
 

@@ -89,7 +89,8 @@ PARAMS = (
           lambda v: None if len(v) == 3 else "must be [x, y, z]"),
     Param("pose_move_speed_rad_s", 0.5, "joint speed of start/home/sleep moves, rad/s",
           in_range(0.05, 3.0)),
-    Param("dry_run", False, "compute and publish targets and markers, send no driver command"),
+    Param("dry_run", False, "compute and publish targets and markers, send no driver command; "
+          "without a driver, a virtual arm follows the commands"),
 )  # fmt: skip
 
 
@@ -131,6 +132,8 @@ class ControllerNode(Node):
         self.goal_done = threading.Event()
         self.last: PeriodCommand | None = None
         self.last_target = PoseStamped()
+        # Dry run with no driver: a virtual arm at Bridge's neutral pose reaches every command.
+        self.virtual_arm = self.p["dry_run"]
 
         ns = "/" + self.p["robot_name"]
         self.group_pub = self.create_publisher(
@@ -206,6 +209,7 @@ class ControllerNode(Node):
         """Keep the latest arm joints (rad) and finger position (m), stamped on receipt."""
         joints = WX250S.arm_positions(msg.name, msg.position)
         with self.lock:
+            self.virtual_arm = False
             if joints is not None:
                 self.joints = joints
                 self.joints_stamp_s = self._now_s()
@@ -221,6 +225,10 @@ class ControllerNode(Node):
                 if not self.pose_path:
                     self.pose_done.set()
                 return
+            if self.virtual_arm:
+                if self.joints is None:
+                    self.joints = np.array(BRIDGE_NEUTRAL_JOINTS_RAD)
+                self.joints_stamp_s = self._now_s()
             out = self.chunks.tick(self.joints, self.joints_stamp_s, self._now_s())
         if out.status is ControlStatus.IDLE:
             return
@@ -245,9 +253,11 @@ class ControllerNode(Node):
 
     def _send_arm(self, joints_rad: np.ndarray) -> None:
         if not self.p["dry_run"]:
-            self.group_pub.publish(
-                JointGroupCommand(name="arm", cmd=[float(j) for j in joints_rad])
-            )
+            cmd = [float(j) for j in joints_rad]
+            self.group_pub.publish(JointGroupCommand(name="arm", cmd=cmd))
+        elif self.virtual_arm:
+            self.joints = np.asarray(joints_rad, dtype=float)
+            self.joints_stamp_s = self._now_s()
 
     def _publish_target(self, out: PeriodCommand) -> None:
         msg = PoseStamped()

@@ -1,0 +1,335 @@
+"""policy_node: camera and instruction in, action chunks executed by the controller out.
+
+A thin adapter over :class:`vlm2vla_policy.runtime.episode_loop.EpisodeLoop`: callbacks only
+store the latest image or hand an instruction to one worker thread, which runs the loop; the
+model is loaded once at start. Knows nothing of joints.
+
+Topics:
+  sub  image (remap it) / image/compressed      sensor_msgs/Image / CompressedImage (sensor QoS)
+  sub  /vlm2vla/instruction                     std_msgs/String (reliable, transient local)
+  pub  /vlm2vla/status                          vlm2vla_msgs/PolicyStatus (latched)
+  pub  /vlm2vla/action_chunk                    vlm2vla_msgs/ActionChunk (every decided chunk)
+Action server: ~/execute_instruction (vlm2vla_msgs/ExecuteInstruction).
+Action client: the controller's ExecuteChunk (``controller_action`` parameter).
+Service: ~/stop (std_srvs/Trigger): stop acting (the running chunk is cancelled).
+"""
+
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import rclpy
+from geometry_msgs.msg import Vector3
+from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from vlm2vla_msgs.action import ExecuteChunk, ExecuteInstruction
+from vlm2vla_msgs.msg import ActionChunk, PolicyStatus
+from vlm2vla_policy.nodes.chunk_msgs import fill_chunk_msg
+from vlm2vla_policy.nodes.image_msgs import ImageConversionError, to_rgb
+from vlm2vla_policy.nodes.params import ParameterError, declare_parameters
+from vlm2vla_policy.nodes.policy_config import PARAMS, loop_config, policy_config
+from vlm2vla_policy.nodes.qos import LATCHED, RELIABLE, SENSOR
+from vlm2vla_policy.runtime import PolicyRuntimeError, make_policy
+from vlm2vla_policy.runtime.episode_loop import (
+    ChunkDecision,
+    EpisodeLoop,
+    LoopResult,
+    LoopStatus,
+)
+
+STATUS_TOPIC = "/vlm2vla/status"
+CHUNK_TOPIC = "/vlm2vla/action_chunk"
+
+
+@dataclass
+class _Request:
+    """An instruction waiting for (or being run by) the worker."""
+
+    instruction: str
+    stop: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+    result: LoopResult | None = None
+    goal_handle: object | None = None  # the ExecuteInstruction goal, when it came as one
+
+
+class PolicyNode(Node):
+    """Runs the VLM2VLA loop for the latest instruction on the latest camera image."""
+
+    def __init__(self) -> None:
+        super().__init__("policy_node")
+        self.p = declare_parameters(self, PARAMS)
+        self.loop_config = loop_config(self.p)
+        started = time.monotonic()
+        config = policy_config(self.p)
+        policy = make_policy(config)
+        where = config.model.model if config.backend == "hf" else config.remote.base_url
+        adapter = self.p["adapter"] or "no adapter"
+        self.get_logger().info(
+            f"loaded {where} ({adapter}, backend {config.backend}) in "
+            f"{time.monotonic() - started:.1f} s"
+        )
+        self.lock = threading.Lock()
+        self.image_msg = None
+        self.image_stamp = 0.0
+        self.current: _Request | None = None
+        self.pending: _Request | None = None
+        self.wakeup = threading.Condition(self.lock)
+        self.chunk_goal = None
+
+        self.status_pub = self.create_publisher(PolicyStatus, STATUS_TOPIC, LATCHED)
+        self.chunk_pub = self.create_publisher(ActionChunk, CHUNK_TOPIC, RELIABLE)
+        if self.p["image_transport"] == "raw":
+            self.create_subscription(Image, "image", self.on_image, SENSOR)
+        else:
+            self.create_subscription(CompressedImage, "image/compressed", self.on_image, SENSOR)
+        self.create_subscription(
+            String, self.p["instruction_topic"], self.on_instruction_msg, LATCHED
+        )
+        group = ReentrantCallbackGroup()
+        self.controller = ActionClient(
+            self, ExecuteChunk, self.p["controller_action"], callback_group=group
+        )
+        self.action = ActionServer(
+            self, ExecuteInstruction, "~/execute_instruction", execute_callback=self.on_goal,
+            goal_callback=lambda _: GoalResponse.ACCEPT,
+            cancel_callback=lambda _: CancelResponse.ACCEPT, callback_group=group,
+        )  # fmt: skip
+        self.create_service(Trigger, "~/stop", self.on_stop, callback_group=group)
+        self.loop = EpisodeLoop(
+            policy, self.camera, self.execute, self.loop_config,
+            on_status=self.on_status, on_chunk=self.on_chunk,
+        )  # fmt: skip
+        self.worker = threading.Thread(target=self.work, daemon=True)
+        self.worker.start()
+        self.publish_status(LoopStatus(instruction=""))
+
+    # --- inputs -------------------------------------------------------------------------
+    def on_image(self, msg) -> None:
+        """Keep only the latest image (converted when the loop asks for it)."""
+        with self.lock:
+            self.image_msg = msg
+            self.image_stamp = time.monotonic()
+
+    def camera(self):
+        """The latest image as RGB and its age (s); (None, inf) when none is usable."""
+        with self.lock:
+            msg, stamp = self.image_msg, self.image_stamp
+        if msg is None:
+            return None, float("inf")
+        try:
+            return to_rgb(msg), time.monotonic() - stamp
+        except ImageConversionError as err:
+            self.get_logger().error(f"unusable camera image: {err}", throttle_duration_sec=5.0)
+            return None, float("inf")
+
+    def on_instruction_msg(self, msg: String) -> None:
+        """A new instruction preempts the current one; an empty one stops."""
+        text = msg.data.strip()
+        if not text:
+            self.stop("empty instruction")
+            return
+        self.submit(text)
+
+    def submit(self, text: str, goal_handle=None) -> _Request | None:
+        """Queue ``text`` for the worker, stopping what runs now; None if it is refused."""
+        limit = self.p["max_instruction_chars"]
+        if len(text) > limit:
+            self.get_logger().error(f"instruction refused: {len(text)} characters > {limit}")
+            return None
+        request = _Request(text, goal_handle=goal_handle)
+        with self.wakeup:
+            if self.current is not None:
+                self.current.stop.set()
+            if self.pending is not None:
+                self.pending.stop.set()
+                self.pending.done.set()
+            self.pending = request
+            self.wakeup.notify()
+        self._cancel_chunk()
+        self.get_logger().info(f"instruction: {text!r}")
+        return request
+
+    def stop(self, why: str) -> None:
+        """Stop acting: end the current instruction and cancel its running chunk."""
+        with self.lock:
+            if self.current is not None:
+                self.current.stop.set()
+            if self.pending is not None:
+                self.pending.stop.set()
+                self.pending.done.set()
+            self.pending = None
+        self._cancel_chunk()
+        self.get_logger().info(f"stopping: {why}")
+
+    def on_stop(self, _request, response: Trigger.Response) -> Trigger.Response:
+        """The ~/stop service."""
+        self.stop("stop service called")
+        response.success, response.message = True, "stopped"
+        return response
+
+    # --- the worker ---------------------------------------------------------------------
+    def work(self) -> None:
+        """Run queued instructions one at a time, until shutdown."""
+        while rclpy.ok():
+            with self.wakeup:
+                while self.pending is None and rclpy.ok():
+                    self.wakeup.wait(timeout=0.5)
+                request, self.pending = self.pending, None
+                self.current = request
+            if request is None or request.stop.is_set():
+                continue
+            request.result = self.loop.run(request.instruction, request.stop)
+            self.get_logger().info(f"instruction ended: {request.result.message}")
+            with self.lock:
+                self.current = None
+            request.done.set()
+
+    def execute(self, decision: ChunkDecision) -> tuple[bool, str]:
+        """Send a chunk to the controller and wait for its result (the loop's ``execute``)."""
+        if self.p["dry_run"]:
+            return True, "dry run: not sent to the controller"
+        if not self.controller.wait_for_server(timeout_sec=5.0):
+            return False, f"no controller action server at {self.p['controller_action']}"
+        goal = ExecuteChunk.Goal(chunk=self.chunk_msg(decision))
+        sent = self.controller.send_goal_async(goal)
+        if not self._wait(sent, 10.0) or not sent.result().accepted:
+            return False, "the controller did not accept the chunk"
+        with self.lock:
+            self.chunk_goal = sent.result()
+        result = self.chunk_goal.get_result_async()
+        finished = self._wait(result, self.p["chunk_timeout_s"])
+        with self.lock:
+            self.chunk_goal = None
+        if not finished:
+            return False, f"chunk not finished within {self.p['chunk_timeout_s']} s"
+        outcome = result.result().result
+        return outcome.success, outcome.reason
+
+    def _wait(self, future, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return future.done()
+
+    def _cancel_chunk(self) -> None:
+        with self.lock:
+            goal = self.chunk_goal
+        if goal is not None:
+            goal.cancel_goal_async()
+
+    # --- outputs ------------------------------------------------------------------------
+    def chunk_msg(self, decision: ChunkDecision) -> ActionChunk:
+        """The ActionChunk message of a decision (base frame, metres)."""
+        msg = ActionChunk(
+            instruction=decision.instruction,
+            subtask=decision.subtask,
+            subtask_index=max(decision.subtask_index, 0),
+            motion_plan=decision.plan,
+            raw_text=decision.raw_text,
+            step_duration_s=self.p["step_duration_s"],
+        )
+        msg.header.frame_id = self.p["base_frame"]
+        msg.header.stamp = self.get_clock().now().to_msg()
+        return fill_chunk_msg(msg, decision.steps, Vector3)
+
+    def on_chunk(self, decision: ChunkDecision) -> None:
+        """Publish every decided chunk, with the model's raw text, for audit."""
+        self.chunk_pub.publish(self.chunk_msg(decision))
+
+    def on_status(self, status: LoopStatus) -> None:
+        """Publish the status and the instruction goal's feedback."""
+        self.publish_status(status)
+        with self.lock:
+            request = self.current
+        goal = request.goal_handle if request is not None else None
+        if goal is not None and goal.is_active:
+            subtask = ""
+            if 0 <= status.current_index < len(status.subtasks):
+                subtask = status.subtasks[status.current_index]
+            goal.publish_feedback(
+                ExecuteInstruction.Feedback(
+                    state=int(status.state), state_name=status.state.name.lower(),
+                    subtask=subtask, subtask_index=status.current_index,
+                    motion_plan=status.plan,
+                )
+            )  # fmt: skip
+
+    def publish_status(self, status: LoopStatus) -> None:
+        """PolicyStatus from a loop snapshot."""
+        msg = PolicyStatus(
+            state=int(status.state),
+            state_name=status.state.name.lower(),
+            instruction=status.instruction,
+            subtasks=list(status.subtasks),
+            current_index=status.current_index,
+            retries=status.retries,
+            total_retries=status.total_retries,
+            last_error=status.last_error,
+            last_cycle_s=status.last_cycle_s,
+            subtasks_s=status.stage_s.get("subtasks", 0.0),
+            plan_s=status.stage_s.get("plan", 0.0),
+            chunk_s=status.stage_s.get("chunk", 0.0),
+            execute_s=status.stage_s.get("execute", 0.0),
+            verify_s=status.stage_s.get("verify", 0.0),
+        )
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.status_pub.publish(msg)
+
+    # --- the instruction action ---------------------------------------------------------
+    def on_goal(self, goal_handle) -> ExecuteInstruction.Result:
+        """Run one instruction as an action: feedback per state, cancel = stop."""
+        request = self.submit(goal_handle.request.instruction.strip(), goal_handle)
+        if request is None:
+            goal_handle.abort()
+            return ExecuteInstruction.Result(success=False, message="instruction refused")
+        while not request.done.wait(timeout=0.05):
+            if goal_handle.is_cancel_requested:
+                request.stop.set()
+                self._cancel_chunk()
+                request.done.wait(timeout=10.0)
+                goal_handle.canceled()
+                return ExecuteInstruction.Result(success=False, message="cancelled")
+        result = request.result
+        if result is None:
+            goal_handle.abort()
+            return ExecuteInstruction.Result(success=False, message="preempted")
+        if result.success:
+            goal_handle.succeed()
+        else:
+            goal_handle.abort()
+        return ExecuteInstruction.Result(
+            success=result.success, message=result.message, subtasks=list(result.subtasks)
+        )
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of the policy_node executable; returns the exit code."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = PolicyNode()
+        executor = MultiThreadedExecutor(num_threads=4)
+        executor.add_node(node)
+        executor.spin()
+    except (ParameterError, PolicyRuntimeError) as err:
+        rclpy.logging.get_logger("policy_node").fatal(str(err))
+        return 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if node is not None:
+            node.stop("shutting down")
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
