@@ -1,0 +1,241 @@
+"""The whole stack on a real ROS graph: policy_node (tiny Gemma-3) + controller + fake driver.
+
+Every node is a separate process speaking real DDS; the camera is a bag player process.
+"""
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from interbotix_xs_msgs.msg import JointGroupCommand
+from vlm2vla_bringup.bags.sample import CAMERA_TOPIC, write_sample_bag
+from vlm2vla_msgs.msg import ActionChunk, PolicyStatus
+from vlm2vla_policy.language import ChunkFormat, decode_chunk
+from vlm2vla_policy.nodes.qos import LATCHED
+from vlm2vla_policy.processes import ros_executable, stop_process
+
+pytestmark = pytest.mark.slow
+
+
+def ros_node(package: str, executable: str, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([ros_executable(package, executable), "--ros-args", *args])
+
+
+def policy(model: Path, *params: str) -> subprocess.Popen:
+    args = ["-r", f"image:={CAMERA_TOPIC}", "-p", f"model:={model}", "-p", "verifier:=none"]
+    for p in params:
+        args += ["-p", p]
+    return ros_node("vlm2vla_policy", "policy_node", *args)
+
+
+def wait_until(condition, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout_s} s waiting for {what}"
+        time.sleep(0.02)
+
+
+class Observer:
+    """The test's node: records status, chunks and driver commands; publishes instructions."""
+
+    def __init__(self) -> None:
+        rclpy.init()
+        self.node = Node("graph_observer")
+        self.status: list[PolicyStatus] = []
+        self.chunks: list[ActionChunk] = []
+        self.commands: list[float] = []  # receive times of JointGroupCommand
+        self.node.create_subscription(PolicyStatus, "/vlm2vla/status", self.status.append, LATCHED)
+        self.node.create_subscription(ActionChunk, "/vlm2vla/action_chunk", self.chunks.append, 10)
+        self.node.create_subscription(
+            JointGroupCommand, "/wx250s/commands/joint_group",
+            lambda _: self.commands.append(time.monotonic()), 100,
+        )  # fmt: skip
+        self.instruction = self.node.create_publisher(String, "/vlm2vla/instruction", LATCHED)
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(self.node)
+        threading.Thread(target=self.executor.spin, daemon=True).start()
+
+    def states(self, instruction: str | None = None) -> list[str]:
+        return [
+            s.state_name for s in self.status if instruction is None or s.instruction == instruction
+        ]
+
+    def say(self, text: str) -> float:
+        self.instruction.publish(String(data=text))
+        return time.monotonic()
+
+    def wait_ready(self) -> None:
+        wait_until(lambda: "idle" in self.states(), 120.0, "policy_node to load its model")
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.try_shutdown()
+
+
+@pytest.fixture
+def observer():
+    obs = Observer()
+    yield obs
+    obs.close()
+
+
+@pytest.fixture
+def processes():
+    started: list[subprocess.Popen] = []
+    yield started
+    for proc in reversed(started):
+        stop_process(proc)
+
+
+@pytest.fixture(scope="module")
+def sample_bag(tmp_path_factory) -> Path:
+    return write_sample_bag(tmp_path_factory.mktemp("bags") / "sample", seconds=8.0)
+
+
+def camera(bag: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        ["vlm2vla-bag", "play", str(bag), "--loop", "--topics", CAMERA_TOPIC],
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def robot(processes, tiny_gemma3_dir, sample_bag, *policy_params: str):
+    processes.append(ros_node("vlm2vla_policy", "fake_xs_driver"))
+    processes.append(ros_node("vlm2vla_policy", "controller_node"))
+    processes.append(policy(tiny_gemma3_dir, *policy_params))
+    processes.append(camera(sample_bag))
+
+
+def test_instruction_drives_the_arm_with_parseable_chunks(
+    processes, observer, tiny_gemma3_dir, sample_bag
+):
+    robot(processes, tiny_gemma3_dir, sample_bag)
+    observer.wait_ready()
+    said = observer.say("pick up the red block")
+    wait_until(lambda: observer.commands, 120.0, "a JointGroupCommand at the driver")
+    latency_s = observer.commands[0] - said
+    print(f"instruction to first joint command: {latency_s:.2f} s")
+    states = observer.states("pick up the red block")
+    for state in ("planning", "acting", "executing"):
+        assert state in states, f"PolicyStatus never said {state!r}: {states}"
+    chunk = observer.chunks[0]
+    steps = decode_chunk(chunk.raw_text, ChunkFormat())
+    assert [round(t.x, 4) for t in chunk.translations_m] == [round(s.dx_m, 4) for s in steps]
+    assert list(chunk.gripper) == [float(s.gripper) for s in steps]
+    assert chunk.instruction == "pick up the red block"
+    assert chunk.header.frame_id == "wx250s/base_link"
+
+
+def test_second_instruction_preempts_and_stop_service_stops(
+    processes, observer, tiny_gemma3_dir, sample_bag
+):
+    robot(processes, tiny_gemma3_dir, sample_bag, "verifier:=onboard")
+    observer.wait_ready()
+    observer.say("pick up the red block")
+    wait_until(lambda: "acting" in observer.states("pick up the red block"), 60.0, "acting")
+    observer.say("put the carrot on the plate")
+    wait_until(lambda: "stopped" in observer.states("pick up the red block"), 30.0, "preemption")
+    wait_until(lambda: "acting" in observer.states("put the carrot on the plate"), 60.0, "B acts")
+    client = observer.node.create_client(Trigger, "/policy_node/stop")
+    assert client.wait_for_service(timeout_sec=10.0)
+    future = client.call_async(Trigger.Request())
+    wait_until(future.done, 10.0, "the stop service")
+    terminal = {"stopped", "done", "failed"}
+    wait_until(
+        lambda: terminal & set(observer.states("put the carrot on the plate")), 30.0, "stopped"
+    )
+    time.sleep(1.0)
+    sent = len(observer.commands)
+    time.sleep(1.5)
+    assert len(observer.commands) == sent, "the arm kept moving after the stop service"
+
+
+def test_stale_camera_stops_the_policy_acting(processes, observer, tiny_gemma3_dir, sample_bag):
+    robot(processes, tiny_gemma3_dir, sample_bag, "image_wait_s:=2.0")
+    observer.wait_ready()
+    stop_process(processes.pop())  # the camera publisher dies
+    time.sleep(1.5)
+    observer.say("pick up the red block")
+    wait_until(lambda: "failed" in observer.states("pick up the red block"), 30.0, "failure")
+    final = [s for s in observer.status if s.state_name == "failed"][-1]
+    assert "stale image" in final.last_error
+    assert observer.commands == []
+    assert observer.chunks == []
+
+
+def test_replay_bag_in_dry_run_makes_chunks_and_no_driver_command(
+    processes, observer, tiny_gemma3_dir, tmp_path
+):
+    bag = write_sample_bag(tmp_path / "replay", "pick up the red block", seconds=20.0)
+    processes.append(
+        subprocess.Popen(["vlm2vla-launch", "replay", f"bag:={bag}", f"model:={tiny_gemma3_dir}"])
+    )
+    wait_until(lambda: observer.chunks, 180.0, "an ActionChunk from the replayed bag")
+    time.sleep(2.0)
+    assert observer.commands == [], "dry-run replay sent a driver command"
+    assert observer.chunks[0].instruction == "pick up the red block"
+
+
+class BadModel(BaseHTTPRequestHandler):
+    """An OpenAI-compatible endpoint whose chunks are malformed (plans and subtasks are fine)."""
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        text = json.dumps(body["messages"])
+        if "Motion plan:" in text:
+            answer = "[[1.0, 2.0], [nan, 0, 0, 1]"
+        elif "List the subtasks" in text:
+            answer = "1. grasp the red block"
+        else:
+            answer = "move down"
+        reply = {
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5},
+        }
+        data = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_malformed_model_output_never_reaches_the_controller(
+    processes, observer, tiny_gemma3_dir, sample_bag
+):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BadModel)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    try:
+        robot(
+            processes, tiny_gemma3_dir, sample_bag, "backend:=remote", f"remote_url:={url}",
+            "remote_guided_decoding:=none", "max_retries_per_subtask:=1",
+        )  # fmt: skip
+        observer.wait_ready()
+        observer.say("pick up the red block")
+        wait_until(lambda: "failed" in observer.states("pick up the red block"), 60.0, "failure")
+        final = [s for s in observer.status if s.state_name == "failed"][-1]
+        assert "chunk" in final.last_error
+        assert observer.chunks == [], "a malformed chunk was published"
+        assert observer.commands == [], "a malformed chunk reached the driver"
+    finally:
+        server.shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-v"]))
