@@ -10,6 +10,22 @@ import os
 
 import pytest
 
+from vlm2vla_policy.testing.runtime_fixtures import (
+    camera_image,
+    real_tokenizer_gemma3_dir,
+    tiny_gemma3_dir,
+    tiny_lora_dir,
+    torch_one_thread,
+)
+
+__all__ = [
+    "camera_image",
+    "real_tokenizer_gemma3_dir",
+    "tiny_gemma3_dir",
+    "tiny_lora_dir",
+    "torch_one_thread",
+]
+
 os.environ["ROS_DOMAIN_ID"] = os.environ.get("VLM2VLA_TEST_DOMAIN_ID", str(1 + os.getpid() % 100))
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,0 +1,1 @@
+"""Generation backends: in-process Hugging Face model (``hf``) or an OpenAI-compatible server."""

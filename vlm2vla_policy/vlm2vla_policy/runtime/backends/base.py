@@ -1,0 +1,51 @@
+"""What every generation backend takes and returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from vlm2vla_policy.language import Grammar
+from vlm2vla_policy.runtime.chat import ChatPrompt
+from vlm2vla_policy.runtime.config import SamplingConfig
+from vlm2vla_policy.runtime.timing import Timing
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One prompt to answer."""
+
+    # Messages and images (texts from vlm2vla_policy.language).
+    prompt: ChatPrompt
+    # Temperature, top-p and token budget.
+    sampling: SamplingConfig
+    # The answer's grammar to constrain decoding with, or None for free text.
+    grammar: Grammar | None = None
+    # False runs the base model with the LoRA adapter disabled (on-board verification).
+    use_adapter: bool = True
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A backend's answer."""
+
+    # The text the model wrote.
+    text: str
+    # Work and time.
+    timing: Timing
+    # True when decoding was constrained to the grammar (as far as the backend can tell).
+    constrained: bool
+    # True when the model ended its answer itself (False: token budget ran out).
+    finished: bool = True
+
+
+class Backend(Protocol):
+    """Something that answers chat prompts: the in-process model or a remote server."""
+
+    def complete(self, request: GenerationRequest) -> Completion:
+        """Generate the answer to ``request``."""
+        ...
+
+    def reset(self) -> None:
+        """Forget per-episode state (cached prefixes)."""
+        ...

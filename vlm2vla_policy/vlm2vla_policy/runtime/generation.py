@@ -1,0 +1,225 @@
+"""Token-by-token generation with a Gemma-3 image-text model, constrained and prefix-cached.
+
+The loop is written out (rather than ``model.generate``) so that it can start from a reused
+prefix cache without encoding the image again, time the prefill and the decode separately, and
+apply a ``prefix_allowed_tokens_fn``-style constraint from :mod:`vlm2vla_policy.language` at
+every step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from vlm2vla_policy.runtime.chat import ChatPrompt
+from vlm2vla_policy.runtime.config import SamplingConfig
+from vlm2vla_policy.runtime.images import image_key
+from vlm2vla_policy.runtime.prefix_cache import PrefixCache
+from vlm2vla_policy.runtime.sampling import next_token
+from vlm2vla_policy.runtime.timing import Timing
+
+AllowedTokensFn = Callable[[int, torch.Tensor], Sequence[int]]
+"""``fn(batch_id, input_ids) -> allowed next token ids``: transformers' prefix_allowed_tokens_fn.
+
+``input_ids`` is the 1-D tensor of the prompt followed by the tokens written so far.
+"""
+
+END_OF_TURN_TOKEN: str = "<end_of_turn>"  # noqa: S105 (a token, not a password)
+"""Gemma's end of a chat turn; generation stops on it as on the end-of-sequence token."""
+
+
+@dataclass(frozen=True)
+class EncodedPrompt:
+    """A chat prompt turned into model inputs."""
+
+    # Token ids of the whole prompt, shape (1, n).
+    input_ids: torch.Tensor
+    # Preprocessed images, shape (images, 3, H, W), or None for a text-only prompt.
+    pixel_values: torch.Tensor | None
+    # 1 where a token is an image token, shape (1, n) (Gemma-3's bidirectional image attention).
+    token_type_ids: torch.Tensor | None
+    # Content hash of each image, in order.
+    image_keys: tuple[str, ...]
+    # Index of the last image token, -1 without images.
+    last_image_token: int
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What one generation wrote and what it cost."""
+
+    # Decoded output text (special tokens and the final end token removed).
+    text: str
+    # Output token ids, the end token excluded.
+    token_ids: tuple[int, ...]
+    # Work and time.
+    timing: Timing
+    # True when the model ended its answer (end token); False when max_new_tokens ran out or
+    # the constraint allowed no token.
+    finished: bool
+
+
+class GenerationEngine:
+    """Generates text from chat prompts with one loaded model and processor.
+
+    ``prefix_cache`` (optional) lets consecutive prompts that share a prefix (same image first,
+    same header) skip re-encoding it. ``seed`` seeds the sampler (None: random).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        processor: Any,
+        prefix_cache: PrefixCache | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.model = model
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        self.prefix_cache = prefix_cache
+        self.device = model.device
+        self._generator = torch.Generator(device=self.device)
+        if seed is None:
+            self._generator.seed()
+        else:
+            self._generator.manual_seed(seed)
+        self.stop_ids = _stop_ids(model, self.tokenizer)
+        self.vocab_size = len(self.tokenizer)
+        self._image_token_id = getattr(model.config, "image_token_id", None)
+
+    def encode(self, prompt: ChatPrompt) -> EncodedPrompt:
+        """Apply the chat template (with the generation prompt) and the image processor."""
+        text = self.processor.apply_chat_template(
+            list(prompt.messages), add_generation_prompt=True, tokenize=False
+        )
+        batch = self.processor(
+            text=text,
+            images=list(prompt.images) or None,
+            return_tensors="pt",
+            add_special_tokens=False,
+        )
+        input_ids = batch["input_ids"].to(self.device)
+        pixel_values = batch.get("pixel_values")
+        if pixel_values is not None:
+            pixel_values = pixel_values.to(self.device, dtype=self.model.dtype)
+        token_type_ids = batch.get("token_type_ids")
+        if token_type_ids is not None:
+            token_type_ids = token_type_ids.to(self.device)
+        last_image_token = -1
+        if self._image_token_id is not None:
+            positions = (input_ids[0] == self._image_token_id).nonzero()
+            if positions.numel():
+                last_image_token = int(positions[-1])
+        return EncodedPrompt(
+            input_ids=input_ids,
+            pixel_values=pixel_values,
+            token_type_ids=token_type_ids,
+            image_keys=tuple(image_key(image) for image in prompt.images),
+            last_image_token=last_image_token,
+        )
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        prompt: EncodedPrompt,
+        sampling: SamplingConfig,
+        allowed_tokens: AllowedTokensFn | None = None,
+        cache_tag: str = "default",
+    ) -> Generation:
+        """Write the answer to ``prompt``.
+
+        ``allowed_tokens`` constrains every step (None: free text). ``cache_tag`` names the model
+        state the prefix cache entries belong to (e.g. "adapter" vs "base"), so a cache computed
+        with the LoRA adapter is never reused without it.
+        """
+        start = time.perf_counter()
+        ids = prompt.input_ids[0].tolist()
+        hit = None
+        if self.prefix_cache is not None:
+            hit = self.prefix_cache.lookup(
+                cache_tag, ids, prompt.image_keys, prompt.last_image_token
+            )
+        if hit is not None:
+            cache, reused = hit.cache, hit.length
+            outputs = self.model(
+                input_ids=prompt.input_ids[:, reused:],
+                cache=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+        else:
+            cache, reused = self._new_cache(), 0
+            outputs = self.model(
+                input_ids=prompt.input_ids,
+                pixel_values=prompt.pixel_values,
+                token_type_ids=prompt.token_type_ids,
+                cache=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+        if self.prefix_cache is not None:
+            self.prefix_cache.store(cache_tag, ids, prompt.image_keys, cache)
+        logits = outputs.logits[0, -1]
+        self._synchronize()
+        prefill_end = time.perf_counter()
+
+        sequence = list(ids)
+        written: list[int] = []
+        finished = False
+        for _ in range(sampling.max_new_tokens):
+            allowed = None
+            if allowed_tokens is not None:
+                allowed = allowed_tokens(0, torch.tensor(sequence, dtype=torch.long))
+            token = next_token(logits, sampling, self._generator, allowed, self.vocab_size)
+            if token is None:
+                break
+            if token in self.stop_ids:
+                finished = True
+                break
+            written.append(token)
+            sequence.append(token)
+            if len(written) == sampling.max_new_tokens:
+                break
+            step = torch.tensor([[token]], dtype=torch.long, device=self.device)
+            logits = self.model(input_ids=step, cache=cache, use_cache=True).logits[0, -1]
+        self._synchronize()
+        end = time.perf_counter()
+        text = self.tokenizer.decode(written, skip_special_tokens=True)
+        timing = Timing(
+            prefill_tokens=len(ids) - reused,
+            reused_tokens=reused,
+            decoded_tokens=len(written) + int(finished),
+            prefill_s=prefill_end - start,
+            decode_s=end - prefill_end,
+        )
+        return Generation(text=text, token_ids=tuple(written), timing=timing, finished=finished)
+
+    def _new_cache(self) -> Any:
+        from transformers import DynamicCache
+
+        return DynamicCache(config=self.model.config)
+
+    def _synchronize(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+
+def _stop_ids(model: Any, tokenizer: Any) -> frozenset[int]:
+    """End-of-sequence ids of the generation config and tokenizer, plus Gemma's end of turn."""
+    ids: set[int] = set()
+    generation_config = getattr(model, "generation_config", None)
+    configured = getattr(generation_config, "eos_token_id", None)
+    if isinstance(configured, int):
+        ids.add(configured)
+    elif configured:
+        ids.update(int(i) for i in configured)
+    if tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    end_of_turn = tokenizer.convert_tokens_to_ids(END_OF_TURN_TOKEN)
+    if isinstance(end_of_turn, int) and end_of_turn != tokenizer.unk_token_id:
+        ids.add(end_of_turn)
+    return frozenset(ids)
