@@ -141,21 +141,31 @@ def test_instruction_drives_the_arm_with_parseable_chunks(
 def test_second_instruction_preempts_and_stop_service_stops(
     processes, observer, tiny_gemma3_dir, sample_bag
 ):
-    robot(processes, tiny_gemma3_dir, sample_bag, "verifier:=onboard")
+    # No camera at first: an instruction waits (paused) for an image, so preemption is certain.
+    processes.append(ros_node("vlm2vla_policy", "fake_xs_driver"))
+    processes.append(ros_node("vlm2vla_policy", "controller_node"))
+    processes.append(policy(tiny_gemma3_dir, "image_wait_s:=60.0"))
     observer.wait_ready()
-    observer.say("pick up the red block")
-    wait_until(lambda: "acting" in observer.states("pick up the red block"), 60.0, "acting")
-    observer.say("put the carrot on the plate")
-    wait_until(lambda: "stopped" in observer.states("pick up the red block"), 30.0, "preemption")
-    wait_until(lambda: "acting" in observer.states("put the carrot on the plate"), 60.0, "B acts")
+    first, second, third = "pick up the red block", "put the carrot on the plate", "wave"
+    observer.say(first)
+    wait_until(lambda: "paused" in observer.states(first), 30.0, "the first to wait")
+    observer.say(second)
+    wait_until(lambda: "stopped" in observer.states(first), 30.0, "preemption of the first")
+    wait_until(lambda: "paused" in observer.states(second), 30.0, "the second to wait")
     client = observer.node.create_client(Trigger, "/policy_node/stop")
     assert client.wait_for_service(timeout_sec=10.0)
-    future = client.call_async(Trigger.Request())
-    wait_until(future.done, 10.0, "the stop service")
+    stopped = client.call_async(Trigger.Request())
+    wait_until(stopped.done, 10.0, "the stop service")
+    wait_until(lambda: "stopped" in observer.states(second), 30.0, "the second to stop")
+    assert "acting" not in observer.states(first) + observer.states(second)
+
+    processes.append(camera(sample_bag))
+    observer.say(third)
+    wait_until(lambda: "executing" in observer.states(third), 60.0, "the third to execute")
+    stopped = client.call_async(Trigger.Request())
+    wait_until(stopped.done, 10.0, "the stop service")
     terminal = {"stopped", "done", "failed"}
-    wait_until(
-        lambda: terminal & set(observer.states("put the carrot on the plate")), 30.0, "stopped"
-    )
+    wait_until(lambda: terminal & set(observer.states(third)), 30.0, "the third to end")
     time.sleep(1.0)
     sent = len(observer.commands)
     time.sleep(1.5)
