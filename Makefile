@@ -11,8 +11,9 @@ setup:  ## create .venv (ROS 2 Jazzy wheels or system ROS, CPU torch, ML stack) 
 build:  ## colcon build the workspace (after setup)
 	bash scripts/build.sh
 
-lint:  ## ruff lint and format check
-	bash -c 'source scripts/env.sh && ruff check . && ruff format --check .'
+lint:  ## ruff lint and format check; hadolint on every Dockerfile (warnings fail)
+	bash -c 'source scripts/env.sh && ruff check . && ruff format --check . \
+	  && hadolint --failure-threshold warning docker/*Dockerfile'
 
 format:  ## apply ruff formatting and safe fixes
 	bash -c 'source scripts/env.sh && ruff check --fix . && ruff format .'
@@ -23,10 +24,13 @@ test: setup  ## build if needed, lint, run every package's tests (PYTEST_ARGS=..
 demo:  ## the offline demo (simulated arm driven by a tiny trained policy)
 	bash scripts/demo.sh
 
+docs:  ## regenerate the parameter and launch argument tables of docs/reference.md
+	bash -c 'source scripts/env.sh && python scripts/gen_param_docs.py'
+
 lock:  ## rewrite requirements/constraints.txt from the current venv
 	bash scripts/lock.sh
 
 clean:  ## remove build outputs (keeps .venv)
 	rm -rf build install log
 
-.PHONY: help setup build lint format test demo lock clean
+.PHONY: help setup build lint format test demo docs lock clean

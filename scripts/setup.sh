@@ -10,6 +10,24 @@ stamp="$VENV/.vlm2vla-requirements"
 want="$(cat requirements/*.txt | sha256sum | cut -d' ' -f1)"
 ros_setup="$(system_ros_setup || true)"
 
+# Offscreen rendering of the MuJoCo simulator (vlm2vla_sim, MUJOCO_GL=egl) needs the EGL and GL
+# libraries. Installed only when missing (Debian/Ubuntu), so a second run does nothing.
+if command -v dpkg >/dev/null; then
+  missing=()
+  for pkg in libegl1 libgl1; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "== installing ${missing[*]} (offscreen rendering for vlm2vla_sim)"
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+      sudo="sudo"
+    fi
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
   command -v "$PYTHON_BIN" >/dev/null || {
     echo "error: $PYTHON_BIN not found. Install Python 3.11 (the ROS 2 Jazzy wheels are cp311) or set PYTHON=..." >&2

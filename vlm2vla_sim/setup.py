@@ -13,11 +13,23 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
     ],
     python_requires=">=3.10",
-    install_requires=["setuptools", "numpy", "mujoco", "vlm2vla_policy"],
+    install_requires=[
+        "setuptools",
+        "numpy",
+        "mujoco",
+        "pillow",
+        "vlm2vla_policy",
+        "vlm2vla_training",
+    ],
     zip_safe=True,
     maintainer="vlm2vla maintainers",
     maintainer_email="maintainers@vlm2vla.org",
     description="MuJoCo WidowX 250s tabletop speaking the Interbotix driver interface",
     license="Apache-2.0",
-    entry_points={"console_scripts": []},
+    entry_points={
+        "console_scripts": [
+            "widowx_sim = vlm2vla_sim.nodes.widowx_sim_node:main",
+            "vlm2vla-sim-record = vlm2vla_sim.cli:main",
+        ]
+    },
 )

@@ -32,7 +32,7 @@ from interbotix_xs_msgs.msg import JointGroupCommand
 from vlm2vla_bringup.bags.sample import CAMERA_TOPIC, write_sample_bag
 from vlm2vla_msgs.action import ExecuteChunk
 from vlm2vla_msgs.msg import ActionChunk, PolicyStatus
-from vlm2vla_policy.nodes.qos import LATCHED
+from vlm2vla_policy.nodes.qos import LATCHED, STATUS
 from vlm2vla_policy.processes import ros_executable, stop_process
 
 
@@ -83,7 +83,7 @@ def controller_timing(node: Node, commands: list[float], seconds: float) -> dict
 def policy_timing(node: Node, commands: list[float], cycles: int) -> dict:
     """Instruction-to-motion latency and the node's overhead, from PolicyStatus."""
     status: list[PolicyStatus] = []
-    node.create_subscription(PolicyStatus, "/vlm2vla/status", status.append, LATCHED)
+    node.create_subscription(PolicyStatus, "/vlm2vla/status", status.append, STATUS)
     instruction = node.create_publisher(String, "/vlm2vla/instruction", LATCHED)
     assert wait_until(lambda: any(s.state_name == "idle" for s in status), 180.0)
     latencies, ratios, model_s = [], [], []

@@ -15,6 +15,7 @@ import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
@@ -26,6 +27,9 @@ from vlm2vla_policy.nodes.qos import LATCHED
 from vlm2vla_policy.processes import ros_executable, stop_process
 
 pytestmark = pytest.mark.slow
+ALL = QoSProfile(
+    depth=1000, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+)
 
 
 def ros_node(package: str, executable: str, *args: str) -> subprocess.Popen:
@@ -55,7 +59,8 @@ class Observer:
         self.status: list[PolicyStatus] = []
         self.chunks: list[ActionChunk] = []
         self.commands: list[float] = []  # receive times of JointGroupCommand
-        self.node.create_subscription(PolicyStatus, "/vlm2vla/status", self.status.append, LATCHED)
+        # Deep history: every state change must arrive, even while this thread is slow.
+        self.node.create_subscription(PolicyStatus, "/vlm2vla/status", self.status.append, ALL)
         self.node.create_subscription(ActionChunk, "/vlm2vla/action_chunk", self.chunks.append, 10)
         self.node.create_subscription(
             JointGroupCommand, "/wx250s/commands/joint_group",

@@ -74,6 +74,8 @@ ROBOT_ARGS = (
               ("true", "false")),
     LaunchArg("start_driver", "true", "include interbotix_xsarm_control when it is installed",
               ("true", "false")),
+    LaunchArg("use_rviz", "false", "let the Interbotix launch start RViz (needs a display)",
+              ("true", "false")),
 )  # fmt: skip
 
 SIM_ARGS = (
@@ -113,7 +115,10 @@ def stack_nodes(
         name="policy_node",
         params_files=files,
         parameters=_overrides(args, ("model", "adapter", "dry_run")),
-        remappings={"image": args["camera_topic"]},
+        remappings={
+            "image": args["camera_topic"],
+            "image/compressed": args["camera_topic"] + "/compressed",
+        },
         log_level=args["log_level"],
     )
     controller = NodeSpec(
@@ -139,6 +144,7 @@ def robot_graph(args: dict[str, str], share_config: str) -> list[Action]:
             "robot_model": args["robot_model"],
             "robot_name": args["robot_name"],
             "use_sim": args["use_sim"],
+            "use_rviz": args["use_rviz"],
         },
     )
     actions: list[Action] = [driver] if args["start_driver"] == "true" else []

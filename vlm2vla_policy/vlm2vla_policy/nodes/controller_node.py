@@ -23,7 +23,6 @@ import rclpy
 from geometry_msgs.msg import PoseStamped
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
@@ -36,7 +35,6 @@ from vlm2vla_policy.nodes.chunk_msgs import ChunkMessageError, chunk_from_msg
 from vlm2vla_policy.nodes.markers import chunk_markers
 from vlm2vla_policy.nodes.params import (
     Param,
-    ParameterError,
     declare_parameters,
     in_range,
     non_negative,
@@ -44,6 +42,7 @@ from vlm2vla_policy.nodes.params import (
     positive,
 )
 from vlm2vla_policy.nodes.qos import LATCHED, RELIABLE, SENSOR
+from vlm2vla_policy.nodes.spin import run_node
 from vlm2vla_policy.robot import (
     BRIDGE_NEUTRAL_JOINTS_RAD,
     WX250S,
@@ -400,32 +399,20 @@ class ControllerNode(Node):
         return response
 
 
+def start(node: ControllerNode) -> bool:
+    """Connect to the driver (unless in dry run), serve, and begin the start-pose move."""
+    if not node.p["dry_run"] and not node.connect_driver():
+        node.get_logger().error("driver not ready; exiting (use dry_run:=true to run without)")
+        return False
+    node.serve()
+    if node.p["move_to_start"]:
+        threading.Thread(target=node.move_to_start, daemon=True).start()
+    return True
+
+
 def main(args: list[str] | None = None) -> int:
     """Entry point of the controller_node executable; returns the exit code."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = ControllerNode()
-        live = not node.p["dry_run"]
-        if live and not node.connect_driver():
-            node.get_logger().error("driver not ready; exiting (use dry_run:=true to run without)")
-            return 1
-        node.serve()
-        executor = MultiThreadedExecutor(num_threads=4)
-        executor.add_node(node)
-        if node.p["move_to_start"]:
-            threading.Thread(target=node.move_to_start, daemon=True).start()
-        executor.spin()
-    except ParameterError as err:
-        rclpy.logging.get_logger("controller_node").fatal(str(err))
-        return 1
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node("controller_node", ControllerNode, start, args=args)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ import rclpy
 from geometry_msgs.msg import Vector3
 from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
@@ -35,7 +34,8 @@ from vlm2vla_policy.nodes.chunk_msgs import fill_chunk_msg
 from vlm2vla_policy.nodes.image_msgs import ImageConversionError, to_rgb
 from vlm2vla_policy.nodes.params import ParameterError, declare_parameters
 from vlm2vla_policy.nodes.policy_config import PARAMS, loop_config, policy_config
-from vlm2vla_policy.nodes.qos import LATCHED, RELIABLE, SENSOR
+from vlm2vla_policy.nodes.qos import LATCHED, RELIABLE, SENSOR, STATUS
+from vlm2vla_policy.nodes.spin import run_node
 from vlm2vla_policy.runtime import PolicyRuntimeError, make_policy
 from vlm2vla_policy.runtime.episode_loop import (
     ChunkDecision,
@@ -83,7 +83,7 @@ class PolicyNode(Node):
         self.wakeup = threading.Condition(self.lock)
         self.chunk_goal = None
 
-        self.status_pub = self.create_publisher(PolicyStatus, STATUS_TOPIC, LATCHED)
+        self.status_pub = self.create_publisher(PolicyStatus, STATUS_TOPIC, STATUS)
         self.chunk_pub = self.create_publisher(ActionChunk, CHUNK_TOPIC, RELIABLE)
         if self.p["image_transport"] == "raw":
             self.create_subscription(Image, "image", self.on_image, SENSOR)
@@ -282,6 +282,11 @@ class PolicyNode(Node):
         msg.header.stamp = self.get_clock().now().to_msg()
         self.status_pub.publish(msg)
 
+    def destroy_node(self) -> None:
+        """Stop acting (cancel the running chunk) before the node goes away."""
+        self.stop("shutting down")
+        super().destroy_node()
+
     # --- the instruction action ---------------------------------------------------------
     def on_goal(self, goal_handle) -> ExecuteInstruction.Result:
         """Run one instruction as an action: feedback per state, cancel = stop."""
@@ -311,24 +316,8 @@ class PolicyNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Entry point of the policy_node executable; returns the exit code."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = PolicyNode()
-        executor = MultiThreadedExecutor(num_threads=4)
-        executor.add_node(node)
-        executor.spin()
-    except (ParameterError, PolicyRuntimeError) as err:
-        rclpy.logging.get_logger("policy_node").fatal(str(err))
-        return 1
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if node is not None:
-            node.stop("shutting down")
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    fatal = (ParameterError, PolicyRuntimeError)
+    return run_node("policy_node", PolicyNode, fatal=fatal, args=args)
 
 
 if __name__ == "__main__":

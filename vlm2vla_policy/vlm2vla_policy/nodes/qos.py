@@ -1,8 +1,10 @@
 """QoS of each topic class of the stack (one place, so nodes, simulator and bag tools agree).
 
 - sensor data (camera images): best effort, keep last few, volatile — drop rather than queue.
-- latched (instruction, policy status): reliable, transient local, depth 1 — a late subscriber
-  gets the last value.
+- latched (instruction): reliable, transient local, depth 1 — a late subscriber gets the last
+  value.
+- status (policy status): reliable, transient local, depth 20 — a late subscriber gets the
+  latest states, and a burst of state changes is not collapsed to its last one.
 - commands and state (chunks, joint commands, joint states): reliable, keep last 10.
 """
 
@@ -21,22 +23,31 @@ LATCHED = QoSProfile(
     reliability=ReliabilityPolicy.RELIABLE,
     durability=DurabilityPolicy.TRANSIENT_LOCAL,
 )
+STATUS = QoSProfile(
+    depth=20,
+    history=HistoryPolicy.KEEP_LAST,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)
 RELIABLE = QoSProfile(
     depth=10,
     history=HistoryPolicy.KEEP_LAST,
     reliability=ReliabilityPolicy.RELIABLE,
     durability=DurabilityPolicy.VOLATILE,
 )
-PROFILES = {"sensor": SENSOR, "latched": LATCHED, "reliable": RELIABLE}
+PROFILES = {"sensor": SENSOR, "latched": LATCHED, "status": STATUS, "reliable": RELIABLE}
 
 SENSOR_TYPES = {"sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage"}
-LATCHED_TYPES = {"std_msgs/msg/String", "vlm2vla_msgs/msg/PolicyStatus"}
+LATCHED_TYPES = {"std_msgs/msg/String"}
+STATUS_TYPES = {"vlm2vla_msgs/msg/PolicyStatus"}
 
 
 def profile_name_for_type(type_name: str) -> str:
-    """The QoS class (``sensor``, ``latched`` or ``reliable``) the stack uses for ``type_name``."""
+    """The QoS class (a key of ``PROFILES``) the stack uses for ``type_name``."""
     if type_name in SENSOR_TYPES:
         return "sensor"
+    if type_name in STATUS_TYPES:
+        return "status"
     if type_name in LATCHED_TYPES:
         return "latched"
     return "reliable"

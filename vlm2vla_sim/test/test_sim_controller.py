@@ -1,0 +1,75 @@
+"""controller_node drives widowx_sim: an ExecuteChunk goal moves the simulated EE by the chunk."""
+
+import subprocess
+import threading
+import time
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import Vector3
+from rclpy.action import ActionClient
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_srvs.srv import Trigger
+
+from vlm2vla_msgs.action import ExecuteChunk
+from vlm2vla_msgs.msg import ActionChunk
+from vlm2vla_policy.processes import ros_executable, stop_process
+from vlm2vla_policy.robot import WX250S, ArmKinematics
+
+KIN = ArmKinematics(WX250S)
+
+
+def wait_until(condition, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout_s} s waiting for {what}"
+        time.sleep(0.01)
+
+
+def test_controller_executes_a_chunk_on_the_simulator():
+    sim = subprocess.Popen([ros_executable("vlm2vla_sim", "widowx_sim"), "--ros-args",
+                            "-p", "render_hz:=0.0"])  # fmt: skip
+    controller = subprocess.Popen([ros_executable("vlm2vla_policy", "controller_node")])
+    rclpy.init()
+    node = Node("controller_sim_test")
+    states: list[JointState] = []
+    node.create_subscription(JointState, "/wx250s/joint_states", states.append, 10)
+    action = ActionClient(node, ExecuteChunk, "/controller_node/execute_chunk")
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    threading.Thread(target=executor.spin, daemon=True).start()
+    try:
+        assert action.wait_for_server(timeout_sec=40.0), "controller never served its action"
+        resume = node.create_client(Trigger, "/controller_node/resume")
+        assert resume.wait_for_service(timeout_sec=20.0)
+        done = resume.call_async(Trigger.Request())
+        wait_until(done.done, 10.0, "the controller to spin")
+        wait_until(lambda: len(states) > 5, 10.0, "joint states from the simulator")
+
+        def ee() -> np.ndarray:
+            return KIN.fk(WX250S.arm_positions(states[-1].name, states[-1].position))[:3, 3]
+
+        start = ee()
+        steps = [[0.03, 0.0, 0.0, 1.0], [0.0, 0.03, -0.02, 1.0], [0.0, 0.0, 0.0, 0.0]]
+        chunk = ActionChunk(
+            translations_m=[Vector3(x=s[0], y=s[1], z=s[2]) for s in steps],
+            gripper=[float(s[3]) for s in steps],
+        )
+        sent = action.send_goal_async(ExecuteChunk.Goal(chunk=chunk))
+        wait_until(sent.done, 10.0, "the goal to be accepted")
+        assert sent.result().accepted
+        result = sent.result().get_result_async()
+        wait_until(result.done, 30.0, "the chunk to finish")
+        assert result.result().result.success, result.result().result.reason
+        time.sleep(0.8)  # the last command's 250 ms profile, and the servos settle
+        moved = ee() - start
+        np.testing.assert_allclose(moved, [0.03, 0.03, -0.02], atol=0.01)
+        assert states[-1].position[7] < 0.02, "the last step closed the gripper"
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+        stop_process(controller)
+        stop_process(sim)

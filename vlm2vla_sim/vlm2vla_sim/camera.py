@@ -1,0 +1,86 @@
+"""The fixed scene camera (Bridge's over-the-shoulder view) and offscreen rendering.
+
+Bridge's ``images0`` camera stands behind the robot and to one side, above the table, looking
+down at the workspace over the arm's shoulder. :class:`CameraConfig` places such a camera by
+position and look-at point in ``wx250s/base_link`` (m). Rendering uses MuJoCo's offscreen
+renderer; on a machine without a display set ``MUJOCO_GL=egl`` before importing mujoco.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from vlm2vla_sim.mjcf import sub
+
+CAMERA_NAME = "over_shoulder"
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """Where the scene camera stands and what it sees."""
+
+    position_m: tuple[float, float, float] = (-0.25, -0.30, 0.65)  # camera centre, base frame, m
+    look_at_m: tuple[float, float, float] = (0.30, 0.04, 0.0)  # point at the image centre, m
+    fovy_deg: float = 45.0  # vertical field of view, degrees
+    width: int = 320  # image width, pixels
+    height: int = 240  # image height, pixels
+    shadows: bool = False  # cast shadows (about 2-3x the render time on a CPU)
+
+    def __post_init__(self) -> None:
+        if self.width < 1 or self.height < 1:
+            raise ValueError(f"camera image must be at least 1x1, got {self.width}x{self.height}")
+        if not 1.0 <= self.fovy_deg <= 170.0:
+            raise ValueError(f"CameraConfig.fovy_deg must be in [1, 170], got {self.fovy_deg}")
+        if np.allclose(self.position_m, self.look_at_m):
+            raise ValueError("CameraConfig.look_at_m must differ from position_m")
+
+
+def look_at_xyaxes(position_m: np.ndarray, target_m: np.ndarray) -> np.ndarray:
+    """MJCF ``xyaxes`` of a camera at ``position_m`` looking at ``target_m``, image up ~ +z.
+
+    A MuJoCo camera looks along its -z axis with +x to the right and +y up in the image.
+    """
+    forward = np.asarray(target_m, dtype=float) - np.asarray(position_m, dtype=float)
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, [0.0, 0.0, 1.0])
+    if np.linalg.norm(right) < 1e-9:
+        raise ValueError("a camera looking straight up or down has no defined image right")
+    right /= np.linalg.norm(right)
+    up = np.cross(right, forward)
+    return np.concatenate([right, up])
+
+
+def add_camera(worldbody: ET.Element, config: CameraConfig) -> None:
+    """Append the fixed scene camera."""
+    xyaxes = look_at_xyaxes(np.array(config.position_m), np.array(config.look_at_m))
+    sub(worldbody, "camera", name=CAMERA_NAME, pos=config.position_m, xyaxes=xyaxes,
+        fovy=config.fovy_deg)  # fmt: skip
+
+
+class SimCamera:
+    """Offscreen renderer of the scene camera. Create, update and render in one thread.
+
+    :meth:`capture` copies the scene out of ``data`` (fast; hold the simulation's lock) and
+    :meth:`pixels` draws it (slow; needs no lock), so physics can run while a frame renders.
+    """
+
+    def __init__(self, model: mujoco.MjModel, config: CameraConfig) -> None:
+        self.config = config
+        self._renderer = mujoco.Renderer(model, height=config.height, width=config.width)
+        self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = config.shadows
+
+    def capture(self, data: mujoco.MjData) -> None:
+        """Take the scene as it is in ``data`` now."""
+        self._renderer.update_scene(data, camera=CAMERA_NAME)
+
+    def pixels(self) -> np.ndarray:
+        """Draw the last captured scene: (height, width, 3) uint8 RGB."""
+        return self._renderer.render()
+
+    def close(self) -> None:
+        """Free the GL context."""
+        self._renderer.close()

@@ -1,0 +1,288 @@
+"""widowx_sim: the MuJoCo tabletop behind the Interbotix driver interface, plus its camera.
+
+A thin adapter: messages and timers become calls of :class:`vlm2vla_sim.SimDriver` and
+:class:`vlm2vla_sim.WidowXSim`. Physics runs in real time (a timer steps it to the wall clock);
+the camera renders in its own thread (its GL context lives there) at ``render_hz``.
+
+Interface (``<ns>`` = the robot_name parameter), as the Interbotix ``xs_sdk`` offers it:
+  pub  /<ns>/joint_states                 sensor_msgs/JointState (arm rad, gripper rad, fingers m)
+  sub  /<ns>/commands/joint_group         interbotix_xs_msgs/JointGroupCommand ("arm", "all")
+  sub  /<ns>/commands/joint_single        interbotix_xs_msgs/JointSingleCommand (a joint, "gripper")
+  srv  /<ns>/get_robot_info, set_operating_modes, set_motor_registers, get_motor_registers,
+       torque_enable, reboot_motors (interbotix_xs_msgs)
+Simulator extras:
+  pub  <camera_topic>                     sensor_msgs/Image rgb8, sensor-data QoS
+  pub  ~/task_state                       std_msgs/String JSON, latched: success predicates
+  srv  ~/reset                            std_srvs/Trigger: new scene from the seed and task
+                                          parameters (change them with set_parameters first)
+"""
+
+import json
+import sys
+import threading
+import time
+from dataclasses import replace
+
+import rclpy
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
+from interbotix_xs_msgs.srv import OperatingModes, Reboot, RegisterValues, RobotInfo, TorqueEnable
+from vlm2vla_policy.nodes.params import (
+    Param,
+    ParameterError,
+    declare_parameters,
+    non_negative,
+    one_of,
+    positive,
+)
+from vlm2vla_policy.nodes.qos import LATCHED, RELIABLE, SENSOR
+from vlm2vla_sim import DriverConfig, DriverError, SimConfig, SimDriver, WidowXSim, parse_task
+from vlm2vla_sim.camera import SimCamera
+from vlm2vla_sim.driver import GRIPPER_MODES
+from vlm2vla_sim.realtime import RealTimePacer
+
+DROP_REPORT_S = 0.5  # warn each time physics falls this much further behind the wall clock, s
+
+
+def _task(value: str) -> str | None:
+    try:
+        parse_task(value)
+    except ValueError as err:
+        return str(err)
+    return None
+
+
+PARAMS = (
+    Param("robot_name", "wx250s", "namespace of the driver interface (the Interbotix robot_name)"),
+    Param("seed", 0, "seed of the scene: object colours and poses; same seed, same scene"),
+    Param("task", "put the carrot on the plate", "instruction ~/task_state judges", _task),
+    Param("camera_topic", "/camera/image_raw", "topic of the camera's sensor_msgs/Image (rgb8)"),
+    Param("camera_frame_id", "camera", "frame_id of the camera images"),
+    Param("render_hz", 5.0, "camera frames per second; 0 renders none", non_negative),
+    Param("image_width", 320, "camera image width, pixels", positive),
+    Param("image_height", 240, "camera image height, pixels", positive),
+    Param("joint_state_hz", 50.0, "joint_states rate, Hz (hardware: 100)", positive),
+    Param("physics_hz", 100.0, "how often physics catches up with the wall clock, Hz", positive),
+    Param("real_time_factor", 1.0, "simulated seconds per wall-clock second", positive),
+    Param("task_state_hz", 2.0, "~/task_state rate, Hz", positive),
+    Param("gripper_mode", "pwm", "gripper operating mode at start", one_of(*GRIPPER_MODES)),
+)
+
+
+class WidowXSimNode(Node):
+    """The simulated driver and camera."""
+
+    def __init__(self) -> None:
+        super().__init__("widowx_sim")
+        self.p = declare_parameters(self, PARAMS)
+        base = SimConfig()
+        camera = replace(base.camera, width=self.p["image_width"], height=self.p["image_height"])
+        self.lock = threading.Lock()
+        self.sim = WidowXSim(replace(base, camera=camera))
+        self.sim.reset(self.p["seed"], self.p["task"])
+        self.driver = SimDriver(self.sim, DriverConfig(gripper_mode=self.p["gripper_mode"]))
+        self.pacer = RealTimePacer(self.p["real_time_factor"])
+        self.reported_drop_s = 0.0
+        ns = "/" + self.p["robot_name"]
+
+        physics = MutuallyExclusiveCallbackGroup()
+        self.joint_pub = self.create_publisher(JointState, f"{ns}/joint_states", RELIABLE)
+        self.image_pub = self.create_publisher(Image, self.p["camera_topic"], SENSOR)
+        self.task_pub = self.create_publisher(String, "~/task_state", LATCHED)
+        self.create_subscription(
+            JointGroupCommand, f"{ns}/commands/joint_group", self.on_group, RELIABLE
+        )
+        self.create_subscription(
+            JointSingleCommand, f"{ns}/commands/joint_single", self.on_single, RELIABLE
+        )
+        services = (
+            (RobotInfo, "get_robot_info", self.on_info),
+            (OperatingModes, "set_operating_modes", self.on_modes),
+            (RegisterValues, "set_motor_registers", self.on_set_register),
+            (RegisterValues, "get_motor_registers", self.on_get_register),
+            (TorqueEnable, "torque_enable", self.on_torque),
+            (Reboot, "reboot_motors", self.on_reboot),
+        )
+        for srv_type, name, callback in services:
+            self.create_service(srv_type, f"{ns}/{name}", callback)
+        self.create_service(Trigger, "~/reset", self.on_reset)
+        self.create_timer(1.0 / self.p["physics_hz"], self.on_physics, callback_group=physics)
+        self.create_timer(1.0 / self.p["joint_state_hz"], self.publish_joint_states)
+        self.create_timer(1.0 / self.p["task_state_hz"], self.publish_task_state)
+
+        self.stopping = threading.Event()
+        self.render_thread = None
+        if self.p["render_hz"] > 0:
+            self.render_thread = threading.Thread(target=self.render_loop, daemon=True)
+            self.render_thread.start()
+        self.get_logger().info(
+            f"simulated {self.p['robot_name']} on {ns}: task {self.p['task']!r}, seed "
+            f"{self.p['seed']}, camera {camera.width}x{camera.height} at {self.p['render_hz']} Hz "
+            f"on {self.p['camera_topic']}"
+        )
+
+    # --- physics and state --------------------------------------------------------------
+    def on_physics(self) -> None:
+        """Step the simulation up to the wall clock."""
+        with self.lock:
+            self.sim.step(self.pacer.due_s())
+        if self.pacer.dropped_s > self.reported_drop_s + DROP_REPORT_S:
+            self.reported_drop_s = self.pacer.dropped_s
+            self.get_logger().warning(
+                f"physics fell {self.pacer.dropped_s:.2f} s behind the wall clock so far; the "
+                "machine is too busy (lower real_time_factor, render_hz or the image size)"
+            )
+
+    def publish_joint_states(self) -> None:
+        """Publish the measured joints: arm rad, gripper rad, fingers m."""
+        with self.lock:
+            positions = self.driver.joint_state_positions()
+        msg = JointState(name=list(self.driver.joint_state_names), position=positions)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.joint_pub.publish(msg)
+
+    def publish_task_state(self) -> None:
+        """Publish the task's success predicates as JSON."""
+        with self.lock:
+            state = self.sim.task_state().as_dict()
+        self.task_pub.publish(String(data=json.dumps(state)))
+
+    def render_loop(self) -> None:
+        """Render and publish camera frames at render_hz (runs in its own thread)."""
+        camera = SimCamera(self.sim.model, self.sim.config.camera)
+        period_s = 1.0 / self.p["render_hz"]
+        next_s = time.monotonic()
+        try:
+            while not self.stopping.is_set():
+                with self.lock:
+                    camera.capture(self.sim.data)
+                stamp = self.get_clock().now().to_msg()
+                pixels = camera.pixels()
+                msg = Image(height=pixels.shape[0], width=pixels.shape[1], encoding="rgb8")
+                msg.step, msg.data = pixels.shape[1] * 3, pixels.tobytes()
+                msg.header.stamp, msg.header.frame_id = stamp, self.p["camera_frame_id"]
+                self.image_pub.publish(msg)
+                next_s = max(next_s + period_s, time.monotonic())
+                self.stopping.wait(max(0.0, next_s - time.monotonic()))
+        finally:
+            camera.close()
+
+    # --- driver interface ---------------------------------------------------------------
+    def _driver_call(self, what: str, call) -> None:
+        try:
+            with self.lock:
+                call()
+        except (DriverError, ValueError) as err:
+            self.get_logger().warning(f"{what} refused: {err}")
+
+    def on_group(self, msg: JointGroupCommand) -> None:
+        """commands/joint_group: positions of a group."""
+        self._driver_call(f"group command {msg.name!r}",
+                          lambda: self.driver.command_group(msg.name, list(msg.cmd)))  # fmt: skip
+
+    def on_single(self, msg: JointSingleCommand) -> None:
+        """commands/joint_single: one motor."""
+        self._driver_call(f"single command {msg.name!r}",
+                          lambda: self.driver.command_single(msg.name, msg.cmd))  # fmt: skip
+
+    def on_info(self, request: RobotInfo.Request, response: RobotInfo.Response):
+        """get_robot_info."""
+        try:
+            with self.lock:
+                info = self.driver.robot_info(request.cmd_type, request.name)
+        except DriverError as err:
+            self.get_logger().warning(f"get_robot_info refused: {err}")
+            return response
+        for key, value in vars(info).items():
+            setattr(response, key, value)
+        return response
+
+    def on_modes(self, request: OperatingModes.Request, response):
+        """set_operating_modes."""
+        self._driver_call("set_operating_modes", lambda: self.driver.set_operating_modes(
+            request.cmd_type, request.name, mode=request.mode, profile_type=request.profile_type,
+            profile_velocity=request.profile_velocity,
+            profile_acceleration=request.profile_acceleration,
+        ))  # fmt: skip
+        self.get_logger().info(
+            f"{request.cmd_type} {request.name}: {request.mode}, {request.profile_type} profile "
+            f"{request.profile_velocity} / {request.profile_acceleration}"
+        )
+        return response
+
+    def on_set_register(self, request: RegisterValues.Request, response):
+        """set_motor_registers."""
+        self._driver_call("set_motor_registers", lambda: self.driver.set_register(
+            request.cmd_type, request.name, request.reg, request.value))  # fmt: skip
+        return response
+
+    def on_get_register(self, request: RegisterValues.Request, response):
+        """get_motor_registers."""
+        try:
+            with self.lock:
+                response.values = self.driver.get_register(
+                    request.cmd_type, request.name, request.reg
+                )
+        except DriverError as err:
+            self.get_logger().warning(f"get_motor_registers refused: {err}")
+        return response
+
+    def on_torque(self, request: TorqueEnable.Request, response):
+        """torque_enable."""
+        self._driver_call("torque_enable", lambda: self.driver.torque(
+            request.cmd_type, request.name, request.enable))  # fmt: skip
+        return response
+
+    def on_reboot(self, request: Reboot.Request, response):
+        """reboot_motors."""
+        self._driver_call("reboot_motors", lambda: self.driver.reboot(
+            request.cmd_type, request.name, request.enable))  # fmt: skip
+        return response
+
+    def on_reset(self, _request, response: Trigger.Response) -> Trigger.Response:
+        """A new scene from the current seed and task parameters."""
+        seed = self.get_parameter("seed").value
+        task = self.get_parameter("task").value
+        try:
+            with self.lock:
+                self.sim.reset(seed, task)
+        except ValueError as err:
+            response.success, response.message = False, f"reset refused: {err}"
+            return response
+        response.success, response.message = True, f"reset: seed {seed}, task {task!r}"
+        self.publish_task_state()
+        return response
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of the widowx_sim executable; returns the exit code."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = WidowXSimNode()
+        executor = MultiThreadedExecutor(num_threads=2)
+        executor.add_node(node)
+        executor.spin()
+    except ParameterError as err:
+        rclpy.logging.get_logger("widowx_sim").fatal(str(err))
+        return 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if node is not None:
+            node.stopping.set()
+            if node.render_thread is not None:
+                node.render_thread.join(timeout=5.0)
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
