@@ -1,5 +1,7 @@
 """vlm2vla_training: installs with colcon (ament_python) or plain ``pip install -e``; no ROS."""
 
+from glob import glob
+
 from setuptools import find_packages, setup
 
 PACKAGE = "vlm2vla_training"
@@ -11,6 +13,9 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
+        # Named training configs (paper, debug) and launcher configs; fit looks here when
+        # installed without the source tree.
+        (f"share/{PACKAGE}/configs", glob("configs/*.yaml") + glob("configs/*.json")),
     ],
     python_requires=">=3.10",
     install_requires=[
@@ -25,7 +30,15 @@ setup(
         "vlm2vla_policy",
     ],
     extras_require={
-        "train": ["torch", "transformers>=4.50", "peft", "accelerate", "datasets", "tensorboard"],
+        "train": [
+            "torch",
+            "transformers>=4.50",
+            "peft",
+            "accelerate",
+            "datasets",
+            "tensorboard",
+            "matplotlib",
+        ],
         "rlds": ["tensorflow-datasets"],
         "video": ["av"],
         "test": ["pytest"],

@@ -20,8 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered subcommand."""
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Data pipeline of VLM2VLA: convert data sets into an episode store, relabel "
-        "episodes into subtasks, build training samples. Run '%(prog)s <command> --help'.",
+        description="Training pipeline of VLM2VLA: convert data sets into an episode store, "
+        "relabel episodes into subtasks, build training samples, fine-tune (fit) and evaluate "
+        "(eval). Run '%(prog)s <command> --help'.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="<command>")
     for name, module_name in COMMANDS.items():

