@@ -69,3 +69,23 @@ def test_bad_requests_say_what_was_wrong(driver):
         )  # fmt: skip
     with pytest.raises(DriverError, match="cmd_type must be"):
         driver.robot_info("groups", "arm")
+
+
+def test_trajectory_points_are_commanded_at_their_times(driver):
+    driver.set_register("group", "arm", "Profile_Velocity", 100)
+    start = driver.sim.joints()
+    waist = np.eye(6)[0]
+    first, second = start + 0.1 * waist, start + 0.2 * waist
+    driver.command_trajectory("group", "arm", [(0.0, start), (0.3, first), (0.6, second)])
+    with pytest.raises(DriverError, match="still running"):
+        driver.command_trajectory("group", "arm", [(0.0, start), (0.3, first)])
+    for _ in range(20):  # 0.4 s in the node's 20 ms physics slices
+        driver.update()
+        driver.sim.step(0.02)
+    assert driver.sim.joints()[0] == pytest.approx(first[0], abs=5e-3)
+    for _ in range(20):
+        driver.update()
+        driver.sim.step(0.02)
+    assert driver.sim.joints()[0] == pytest.approx(second[0], abs=5e-3)
+    driver.set_pid_gains("single", "waist", {"kp_pos": 800, "kd_pos": 0})
+    assert driver.get_register("single", "waist", "Position_P_Gain") == [800]

@@ -6,11 +6,11 @@ import pytest
 from vlm2vla_sim import TASKS, RolloutConfig, run_episode
 from vlm2vla_sim.expert import straight_steps
 
-# One seed per task keeps the suite fast; bench/bench_expert.py measures 50 per task.
-CASES = [(task, 10 + i) for i, task in enumerate(TASKS)]
+# Two seeds per task keep the suite fast; bench/bench_expert.py measures 50 per task.
+CASES = [(task, seed) for i, task in enumerate(TASKS) for seed in (10 + i, 20 + i)]
 
 
-@pytest.mark.parametrize(("task", "seed"), CASES, ids=[t.slug for t, _ in CASES])
+@pytest.mark.parametrize(("task", "seed"), CASES, ids=[f"{t.slug}-{seed}" for t, seed in CASES])
 def test_expert_solves_the_task_through_the_executor(sim, task, seed):
     episode = run_episode(sim, task, seed, RolloutConfig(render=False))
     subtasks = [chunk.subtask for _, chunk in episode.chunks]

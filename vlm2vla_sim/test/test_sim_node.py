@@ -71,7 +71,7 @@ class Probe:
 
 
 @pytest.fixture(scope="module")
-def graph():
+def graph(egl_renderer_works):
     params = ["seed:=3", "task:=pick up the carrot", "image_width:=64", "image_height:=48"]
     cmd = [ros_executable("vlm2vla_sim", "widowx_sim"), "--ros-args"]
     for param in params:

@@ -18,7 +18,7 @@ from vlm2vla_sim.driver import DriverConfig, DriverError, SimDriver
 from vlm2vla_sim.env import SimConfig, TaskState, WidowXSim
 from vlm2vla_sim.expert import ExpertChunk, ExpertConfig, ExpertView, ScriptedExpert
 from vlm2vla_sim.profile import ProfileSettings
-from vlm2vla_sim.rollout import Episode, RolloutConfig, run_episode
+from vlm2vla_sim.rollout import ExpertEpisode, RolloutConfig, run_episode
 from vlm2vla_sim.scene import SceneConfig, SceneLayout, sample_layout
 from vlm2vla_sim.tasks import TASKS, Task, parse_task
 
@@ -26,9 +26,9 @@ __all__ = [
     "TASKS",
     "DriverConfig",
     "DriverError",
-    "Episode",
     "ExpertChunk",
     "ExpertConfig",
+    "ExpertEpisode",
     "ExpertView",
     "ProfileSettings",
     "RolloutConfig",

@@ -23,9 +23,9 @@ CAMERA_NAME = "over_shoulder"
 class CameraConfig:
     """Where the scene camera stands and what it sees."""
 
-    position_m: tuple[float, float, float] = (-0.25, -0.30, 0.65)  # camera centre, base frame, m
-    look_at_m: tuple[float, float, float] = (0.30, 0.04, 0.0)  # point at the image centre, m
-    fovy_deg: float = 45.0  # vertical field of view, degrees
+    position_m: tuple[float, float, float] = (-0.20, -0.30, 0.70)  # camera centre, base frame, m
+    look_at_m: tuple[float, float, float] = (0.30, 0.05, 0.02)  # point at the image centre, m
+    fovy_deg: float = 36.0  # vertical field of view, degrees
     width: int = 320  # image width, pixels
     height: int = 240  # image height, pixels
     shadows: bool = False  # cast shadows (about 2-3x the render time on a CPU)

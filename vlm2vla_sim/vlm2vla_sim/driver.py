@@ -12,6 +12,11 @@ What the real driver does with each request of its interface (REFERENCE.md §3),
   between the fingers, m). Profiles are time-based (ms) or velocity-based.
 - Registers: ``Profile_Velocity`` and ``Profile_Acceleration`` change the profile as on the real
   servo; other registers are stored and read back but change nothing in the physics.
+- PID gains (``set_motor_pid_gains``) are written to the servos' gain registers (read back with
+  ``get_motor_registers``); the simulated servos keep their own gains.
+- Trajectories (``commands/joint_trajectory``): each point after the first is commanded at its
+  ``time_from_start``, as xs_sdk does, and reached under the motors' profiles; a trajectory
+  that arrives while one runs is refused.
 - Robot info for the gripper is given in terms of ``left_finger`` (m), as xs_sdk does.
 
 Bad requests raise :class:`DriverError` saying what was wrong; the ROS node logs it.
@@ -35,6 +40,16 @@ GRIPPER = "gripper"
 GROUP, SINGLE = "group", "single"
 PROFILE_VELOCITY, PROFILE_ACCELERATION = "Profile_Velocity", "Profile_Acceleration"
 ARM_MODES = ("position", "ext_position", "current_based_position")
+# Dynamixel register written by each field of an interbotix_xs_msgs/MotorGains request.
+GAIN_REGISTERS = {
+    "kp_pos": "Position_P_Gain",
+    "ki_pos": "Position_I_Gain",
+    "kd_pos": "Position_D_Gain",
+    "k1": "Feedforward_1st_Gain",
+    "k2": "Feedforward_2nd_Gain",
+    "kp_vel": "Velocity_P_Gain",
+    "ki_vel": "Velocity_I_Gain",
+}
 GRIPPER_MODES = ("pwm", "position", "current_based_position", "linear_position")
 
 
@@ -101,6 +116,7 @@ class SimDriver:
         self._motors = {name: _Motor("position", profile.profile_type, dict(registers))
                         for name in self.arm_joints}  # fmt: skip
         self._motors[GRIPPER] = _Motor(self.config.gripper_mode, "velocity", {})
+        self._trajectory: list[tuple[float, str, str, list[float]]] = []  # (time, type, name, cmd)
         self._apply_gripper_mode()
 
     # --- state --------------------------------------------------------------------------
@@ -194,6 +210,14 @@ class SimDriver:
         """``get_motor_registers``: ``register`` of every motor named (0 if never written)."""
         return [self._motors[m].registers.get(register, 0) for m in self.motors(cmd_type, name)]
 
+    def set_pid_gains(self, cmd_type: str, name: str, gains: dict[str, int]) -> None:
+        """``set_motor_pid_gains``: write the gain registers (keys of :data:`GAIN_REGISTERS`)."""
+        unknown = sorted(set(gains) - set(GAIN_REGISTERS))
+        if unknown:
+            raise DriverError(f"unknown gains {unknown}; known: {sorted(GAIN_REGISTERS)}")
+        for key, value in gains.items():
+            self.set_register(cmd_type, name, GAIN_REGISTERS[key], value)
+
     def torque(self, cmd_type: str, name: str, enable: bool) -> None:
         """``torque_enable``: servos on (holding where they are) or off (limp)."""
         self.sim.set_torque(enable, self.motors(cmd_type, name))
@@ -235,6 +259,41 @@ class SimDriver:
             self.sim.set_gripper(angle, GripperMode.POSITION)
         else:
             self.sim.set_gripper(command, GripperMode.POSITION)
+
+    def command_trajectory(
+        self, cmd_type: str, name: str, points: Sequence[tuple[float, Sequence[float]]]
+    ) -> None:
+        """``commands/joint_trajectory``: ``(time_from_start_s, positions)`` points from now.
+
+        The first point is where the trajectory starts (not commanded); each later one is
+        commanded at its time by :meth:`update`. Position modes only, like xs_sdk.
+        """
+        motors = self.motors(cmd_type, name)
+        if self._trajectory:
+            raise DriverError("a trajectory is still running; wait until it ends")
+        if len(points) < 2:
+            raise DriverError(f"a trajectory needs at least 2 points, got {len(points)}")
+        if any("position" not in self._motors[m].mode for m in motors):
+            raise DriverError(f"{name} must run a position mode to follow a trajectory")
+        if any(len(positions) != len(motors) for _, positions in points):
+            raise DriverError(f"every trajectory point needs {len(motors)} positions {motors}")
+        now = self.sim.time_s
+        self._trajectory = [
+            (now + t, cmd_type, name, [float(p) for p in positions]) for t, positions in points[1:]
+        ]
+
+    def stop_trajectory(self) -> None:
+        """Drop the rest of the running trajectory (e.g. before a reset restarts the clock)."""
+        self._trajectory.clear()
+
+    def update(self) -> None:
+        """Command the trajectory points that are due (call before each physics step)."""
+        while self._trajectory and self._trajectory[0][0] <= self.sim.time_s:
+            _, cmd_type, name, positions = self._trajectory.pop(0)
+            if cmd_type == GROUP:
+                self.command_group(name, positions)
+            else:
+                self.command_single(name, positions[0])
 
     # --- internals ----------------------------------------------------------------------
     def _apply_profiles(self, motors: Sequence[str]) -> None:

@@ -26,7 +26,8 @@ import numpy as np
 from PIL import Image
 
 from vlm2vla_policy.robot import WX250S, ArmKinematics
-from vlm2vla_sim.rollout import Episode
+from vlm2vla_sim.linkage import GripperLinkage
+from vlm2vla_sim.rollout import ExpertEpisode
 from vlm2vla_sim.tasks import Task
 from vlm2vla_training.readers.ee_state import KinematicEEState, rpy_from_matrix
 
@@ -41,15 +42,16 @@ _DOWN = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])
 
 def joint_state_names() -> list[str]:
     """Names of the recorded joint states, as the driver publishes them."""
-    return [*WX250S.joint_names, "left_finger", "right_finger"]
+    return [*WX250S.joint_names, "gripper", "left_finger", "right_finger"]
 
 
 def joint_state_positions(joints_rad: np.ndarray, finger_m: float) -> list[float]:
-    """Positions matching :func:`joint_state_names`: arm rad, fingers m."""
-    return [*map(float, joints_rad), float(finger_m), -float(finger_m)]
+    """Positions matching :func:`joint_state_names`: arm rad, gripper servo rad, fingers m."""
+    gripper_rad = GripperLinkage().angle_rad(finger_m)
+    return [*map(float, joints_rad), gripper_rad, float(finger_m), -float(finger_m)]
 
 
-def ee_states(episode: Episode) -> np.ndarray:
+def ee_states(episode: ExpertEpisode) -> np.ndarray:
     """(N, 7) Bridge states of the observations, as the MCAP reader computes them."""
     to_state = KinematicEEState(WX250S)
     names = joint_state_names()
@@ -59,7 +61,7 @@ def ee_states(episode: Episode) -> np.ndarray:
     ])  # fmt: skip
 
 
-def _desired_states(episode: Episode) -> np.ndarray:
+def _desired_states(episode: ExpertEpisode) -> np.ndarray:
     rows = []
     gripper = [1.0, *episode.gripper]  # the command in force at each observation
     for target, command in zip(episode.targets, gripper, strict=True):
@@ -74,7 +76,7 @@ def _jpeg(frame: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def write_bridge_episode(traj_dir: Path, episode: Episode) -> Path:
+def write_bridge_episode(traj_dir: Path, episode: ExpertEpisode) -> Path:
     """Write ``episode`` as one BridgeData raw trajectory directory; return it."""
     if len(episode.frames) != len(episode.joints_rad):
         raise ValueError(
@@ -115,7 +117,7 @@ def bridge_traj_dir(out: Path, task: Task, seed: int) -> Path:
     return Path(out) / task.slug / "raw" / "traj_group0" / f"traj{seed}"
 
 
-def write_mcap_episode(bag_dir: Path, episode: Episode, period_s: float) -> Path:
+def write_mcap_episode(bag_dir: Path, episode: ExpertEpisode, period_s: float) -> Path:
     """Write ``episode`` as a rosbag2 MCAP bag at ``bag_dir`` (must not exist); return it."""
     from geometry_msgs.msg import Vector3
     from rclpy.serialization import serialize_message

@@ -7,10 +7,10 @@ its gripper command; between periods the Bridge gripper P-loop runs at 50 Hz in 
 episode ends when the expert is done (or after ``max_ticks``), with one last observation; success
 is judged ``judge_after_s`` later.
 
-An :class:`Episode` holds, per observation ``t``: camera frame (when rendered), arm joints (rad),
-left finger (m), commanded EE target (4x4) and time (s); per action ``t`` (taking observation
-``t`` to ``t + 1``): the target's translation in that period (m, base frame) and the commanded
-gripper state (1 = open); plus the chunks with their subtasks.
+An :class:`ExpertEpisode` holds, per observation ``t``: camera frame (when rendered), arm joints
+(rad), left finger (m), commanded EE target (4x4) and time (s); per action ``t`` (taking
+observation ``t`` to ``t + 1``): the target's translation in that period (m, base frame) and the
+commanded gripper state (1 = open); plus the chunks with their subtasks.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class RolloutConfig:
 
 
 @dataclass
-class Episode:
+class ExpertEpisode:
     """One recorded expert episode (see the module docstring for units)."""
 
     task: Task  # what was asked
@@ -65,7 +65,7 @@ class Episode:
         return len(self.translations_m)
 
 
-def _observe(sim: WidowXSim, executor: ChunkExecutor, episode: Episode, render: bool) -> None:
+def _observe(sim: WidowXSim, executor: ChunkExecutor, episode: ExpertEpisode, render: bool) -> None:
     if render:
         episode.frames.append(sim.render())
     episode.joints_rad.append(sim.joints())
@@ -77,7 +77,7 @@ def _observe(sim: WidowXSim, executor: ChunkExecutor, episode: Episode, render: 
 
 def run_episode(
     sim: WidowXSim, task: Task, seed: int, config: RolloutConfig | None = None
-) -> Episode:
+) -> ExpertEpisode:
     """Reset ``sim`` to ``seed`` and ``task``, let the expert solve it, return the episode."""
     config = config or RolloutConfig()
     sim.reset(seed, task)
@@ -90,7 +90,7 @@ def run_episode(
     period_s = config.executor.period_s
     loop_s = config.executor.gripper.loop_period_s
     loops = max(1, round(period_s / loop_s))
-    episode = Episode(task, seed)
+    episode = ExpertEpisode(task, seed)
     for _ in range(config.max_ticks):
         if not executor.active:
             view = ExpertView(

@@ -74,8 +74,10 @@ PARAMS = (
     Param("gripper_mode", "pwm", "driver gripper mode: pwm (P-loop on the finger) or position",
           one_of("pwm", "position")),
     Param("gripper_pwm_limit", 350.0, "largest gripper PWM sent (Bridge: 350)", positive),
-    Param("gripper_position_open", 0.037, "position-mode command for open", non_negative),
-    Param("gripper_position_closed", 0.015, "position-mode command for closed", non_negative),
+    Param("gripper_position_open", 1.268, "position mode: gripper servo angle for open, rad "
+          "(xs_sdk's unit; fingers at 0.037 m through the wx250s linkage)"),
+    Param("gripper_position_closed", -0.378, "position mode: gripper servo angle for closed, "
+          "rad (fingers at 0.015 m)"),
     Param("profile_velocity_ms", 250, "arm time-based profile velocity set at start, ms",
           in_range(1, 5000)),
     Param("profile_acceleration_ms", 100, "arm time-based profile acceleration set at start, ms",

@@ -8,8 +8,9 @@ Interface (``<ns>`` = the robot_name parameter), as the Interbotix ``xs_sdk`` of
   pub  /<ns>/joint_states                 sensor_msgs/JointState (arm rad, gripper rad, fingers m)
   sub  /<ns>/commands/joint_group         interbotix_xs_msgs/JointGroupCommand ("arm", "all")
   sub  /<ns>/commands/joint_single        interbotix_xs_msgs/JointSingleCommand (a joint, "gripper")
+  sub  /<ns>/commands/joint_trajectory    interbotix_xs_msgs/JointTrajectoryCommand (positions)
   srv  /<ns>/get_robot_info, set_operating_modes, set_motor_registers, get_motor_registers,
-       torque_enable, reboot_motors (interbotix_xs_msgs)
+       set_motor_pid_gains, torque_enable, reboot_motors (interbotix_xs_msgs)
 Simulator extras:
   pub  <camera_topic>                     sensor_msgs/Image rgb8, sensor-data QoS
   pub  ~/task_state                       std_msgs/String JSON, latched: success predicates
@@ -23,30 +24,36 @@ import threading
 import time
 from dataclasses import replace
 
-import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
-from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
-from interbotix_xs_msgs.srv import OperatingModes, Reboot, RegisterValues, RobotInfo, TorqueEnable
+from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand, JointTrajectoryCommand
+from interbotix_xs_msgs.srv import (
+    MotorGains,
+    OperatingModes,
+    Reboot,
+    RegisterValues,
+    RobotInfo,
+    TorqueEnable,
+)
 from vlm2vla_policy.nodes.params import (
     Param,
-    ParameterError,
     declare_parameters,
     non_negative,
     one_of,
     positive,
 )
 from vlm2vla_policy.nodes.qos import LATCHED, RELIABLE, SENSOR
+from vlm2vla_policy.nodes.spin import run_node
 from vlm2vla_sim import DriverConfig, DriverError, SimConfig, SimDriver, WidowXSim, parse_task
 from vlm2vla_sim.camera import SimCamera
-from vlm2vla_sim.driver import GRIPPER_MODES
+from vlm2vla_sim.driver import GAIN_REGISTERS, GRIPPER_MODES
 from vlm2vla_sim.realtime import RealTimePacer
 
+RENDER_JOIN_TIMEOUT_S = 5.0  # how long shutdown waits for the camera thread, s
 DROP_REPORT_S = 0.5  # warn each time physics falls this much further behind the wall clock, s
 
 
@@ -101,11 +108,15 @@ class WidowXSimNode(Node):
         self.create_subscription(
             JointSingleCommand, f"{ns}/commands/joint_single", self.on_single, RELIABLE
         )
+        self.create_subscription(
+            JointTrajectoryCommand, f"{ns}/commands/joint_trajectory", self.on_trajectory, RELIABLE
+        )
         services = (
             (RobotInfo, "get_robot_info", self.on_info),
             (OperatingModes, "set_operating_modes", self.on_modes),
             (RegisterValues, "set_motor_registers", self.on_set_register),
             (RegisterValues, "get_motor_registers", self.on_get_register),
+            (MotorGains, "set_motor_pid_gains", self.on_gains),
             (TorqueEnable, "torque_enable", self.on_torque),
             (Reboot, "reboot_motors", self.on_reboot),
         )
@@ -131,6 +142,7 @@ class WidowXSimNode(Node):
     def on_physics(self) -> None:
         """Step the simulation up to the wall clock."""
         with self.lock:
+            self.driver.update()
             self.sim.step(self.pacer.due_s())
         if self.pacer.dropped_s > self.reported_drop_s + DROP_REPORT_S:
             self.reported_drop_s = self.pacer.dropped_s
@@ -155,7 +167,14 @@ class WidowXSimNode(Node):
 
     def render_loop(self) -> None:
         """Render and publish camera frames at render_hz (runs in its own thread)."""
-        camera = SimCamera(self.sim.model, self.sim.config.camera)
+        try:
+            camera = SimCamera(self.sim.model, self.sim.config.camera)
+        except Exception as err:  # the GL stack raises several types when EGL is unusable
+            self.get_logger().error(
+                f"no camera images: MuJoCo cannot render offscreen ({type(err).__name__}: {err});"
+                " install libegl1 and libgl1, or set MUJOCO_GL=osmesa"
+            )
+            return
         period_s = 1.0 / self.p["render_hz"]
         next_s = time.monotonic()
         try:
@@ -190,6 +209,17 @@ class WidowXSimNode(Node):
         """commands/joint_single: one motor."""
         self._driver_call(f"single command {msg.name!r}",
                           lambda: self.driver.command_single(msg.name, msg.cmd))  # fmt: skip
+
+    def on_trajectory(self, msg: JointTrajectoryCommand) -> None:
+        """commands/joint_trajectory: positions at their time_from_start."""
+        points = [
+            (p.time_from_start.sec + p.time_from_start.nanosec * 1e-9, list(p.positions))
+            for p in msg.traj.points
+        ]
+        self._driver_call(
+            f"trajectory for {msg.name!r}",
+            lambda: self.driver.command_trajectory(msg.cmd_type, msg.name, points),
+        )
 
     def on_info(self, request: RobotInfo.Request, response: RobotInfo.Response):
         """get_robot_info."""
@@ -233,6 +263,13 @@ class WidowXSimNode(Node):
             self.get_logger().warning(f"get_motor_registers refused: {err}")
         return response
 
+    def on_gains(self, request: MotorGains.Request, response):
+        """set_motor_pid_gains: written to the gain registers."""
+        gains = {key: getattr(request, key) for key in GAIN_REGISTERS}
+        self._driver_call("set_motor_pid_gains", lambda: self.driver.set_pid_gains(
+            request.cmd_type, request.name, gains))  # fmt: skip
+        return response
+
     def on_torque(self, request: TorqueEnable.Request, response):
         """torque_enable."""
         self._driver_call("torque_enable", lambda: self.driver.torque(
@@ -245,12 +282,20 @@ class WidowXSimNode(Node):
             request.cmd_type, request.name, request.enable))  # fmt: skip
         return response
 
+    def destroy_node(self) -> None:
+        """Stop the camera thread (it frees its GL context), then the node."""
+        self.stopping.set()
+        if self.render_thread is not None:
+            self.render_thread.join(timeout=RENDER_JOIN_TIMEOUT_S)
+        super().destroy_node()
+
     def on_reset(self, _request, response: Trigger.Response) -> Trigger.Response:
         """A new scene from the current seed and task parameters."""
         seed = self.get_parameter("seed").value
         task = self.get_parameter("task").value
         try:
             with self.lock:
+                self.driver.stop_trajectory()
                 self.sim.reset(seed, task)
         except ValueError as err:
             response.success, response.message = False, f"reset refused: {err}"
@@ -262,26 +307,7 @@ class WidowXSimNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Entry point of the widowx_sim executable; returns the exit code."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = WidowXSimNode()
-        executor = MultiThreadedExecutor(num_threads=2)
-        executor.add_node(node)
-        executor.spin()
-    except ParameterError as err:
-        rclpy.logging.get_logger("widowx_sim").fatal(str(err))
-        return 1
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if node is not None:
-            node.stopping.set()
-            if node.render_thread is not None:
-                node.render_thread.join(timeout=5.0)
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node("widowx_sim", WidowXSimNode, threads=2, args=args)
 
 
 if __name__ == "__main__":
