@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import rclpy
+from rclpy.action import ActionClient
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -21,6 +22,7 @@ from std_srvs.srv import Trigger
 
 from interbotix_xs_msgs.msg import JointGroupCommand
 from vlm2vla_bringup.bags.sample import CAMERA_TOPIC, write_sample_bag
+from vlm2vla_msgs.action import ExecuteInstruction
 from vlm2vla_msgs.msg import ActionChunk, PolicyStatus
 from vlm2vla_policy.language import ChunkFormat, decode_chunk
 from vlm2vla_policy.nodes.qos import LATCHED
@@ -254,3 +256,35 @@ def test_malformed_model_output_never_reaches_the_controller(
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-v"]))
+
+
+def test_execute_instruction_action_gives_feedback_and_a_result(
+    processes, observer, tiny_gemma3_dir, sample_bag
+):
+    robot(processes, tiny_gemma3_dir, sample_bag)
+    observer.wait_ready()
+    client = ActionClient(observer.node, ExecuteInstruction, "/policy_node/execute_instruction")
+    assert client.wait_for_server(timeout_sec=30.0)
+    feedback: list[str] = []
+    sent = client.send_goal_async(
+        ExecuteInstruction.Goal(instruction="hebe den roten Block auf"),
+        feedback_callback=lambda f: feedback.append(f.feedback.state_name),
+    )
+    wait_until(sent.done, 30.0, "the goal to be accepted")
+    assert sent.result().accepted
+    result = sent.result().get_result_async()
+    wait_until(result.done, 120.0, "the instruction's result")
+    outcome = result.result().result
+    assert outcome.success, outcome.message
+    assert outcome.subtasks, "the result carries the subtask list"
+    assert {"planning", "acting", "executing"} <= set(feedback)
+
+
+def test_unknown_parameter_stops_the_node_with_a_clear_error(tiny_gemma3_dir):
+    run = subprocess.run(
+        [ros_executable("vlm2vla_policy", "policy_node"), "--ros-args",
+         "-p", f"model:={tiny_gemma3_dir}", "-p", "temprature_plan:=0.3"],
+        check=False, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 1
+    assert "unknown parameter 'temprature_plan'" in run.stderr
