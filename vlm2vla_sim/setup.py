@@ -30,6 +30,8 @@ setup(
         "console_scripts": [
             "widowx_sim = vlm2vla_sim.nodes.widowx_sim_node:main",
             "vlm2vla-sim-record = vlm2vla_sim.cli:main",
+            "vlm2vla-sim-eval = vlm2vla_sim.eval_cli:main",
+            "vlm2vla-demo = vlm2vla_sim.demo:main",
         ]
     },
 )

@@ -1,0 +1,53 @@
+"""vlm2vla-sim-eval: seeded closed-loop episodes give a JSON summary, videos, plots and a CI."""
+
+import json
+
+import pytest
+
+from vlm2vla_sim.eval_cli import main
+from vlm2vla_sim.evaluation import wilson_interval
+
+
+def test_wilson_interval_contains_the_rate_and_narrows():
+    for successes, trials in ((0, 2), (1, 2), (2, 2), (7, 20), (20, 20)):
+        low, high = wilson_interval(successes, trials)
+        assert 0 <= low <= successes / trials <= high <= 1
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    # 10/20 at 95 %: the textbook interval 0.299 .. 0.701
+    assert wilson_interval(10, 20) == pytest.approx((0.2993, 0.7007), abs=1e-3)
+    assert wilson_interval(50, 200)[1] - wilson_interval(50, 200)[0] < 0.13
+
+
+def _check_run(out, episodes):
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["episodes"] == len(summary["per_episode"]) == episodes
+    low, high = summary["success_ci95"]
+    assert low <= summary["success_rate"] <= high
+    assert summary["mean_final_distance_m"] > 0
+    assert summary["cycle_s"]["mean"] > 0
+    seeds = [e["seed"] for e in summary["per_episode"]]
+    assert seeds == list(range(seeds[0], seeds[0] + episodes))
+    for episode in summary["per_episode"]:
+        assert 1 <= episode["cycles"] <= summary["config"]["max_cycles"]
+        assert episode["video"].endswith((".gif", ".mp4")) and episode["plot"].endswith(".png")
+        assert (out / episode["video"].split("/")[-1]).stat().st_size > 0
+        assert (out / episode["plot"].split("/")[-1]).stat().st_size > 0
+    return summary
+
+
+def test_random_baseline_and_tiny_model_run_seeded_episodes(tmp_path, tiny_gemma3_dir, capsys):
+    common = ["--task", "pick up the block", "--episodes", "2", "--max-cycles", "2", "--quiet"]
+    common += ["--width", "96", "--height", "72"]
+    assert main([*common, "--random", "--out", str(tmp_path / "random")]) == 0
+    random = _check_run(tmp_path / "random", 2)
+    assert random["policy"] == "random" and random["successes"] == 0
+    argv = [*common, "--model", str(tiny_gemma3_dir), "--device", "cpu", "--no-verify"]
+    assert main([*argv, "--out", str(tmp_path / "tiny")]) == 0
+    tiny = _check_run(tmp_path / "tiny", 2)
+    assert tiny["policy"].startswith("hf:")
+    assert "succeeded" in capsys.readouterr().out
+
+
+def test_unknown_task_is_a_clear_error(tmp_path, capsys):
+    assert main(["--task", "juggle", "--random", "--out", str(tmp_path)]) == 2
+    assert "unsupported task" in capsys.readouterr().err

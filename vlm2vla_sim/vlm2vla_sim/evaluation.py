@@ -1,0 +1,407 @@
+"""Closed-loop evaluation of a policy in the simulator, ROS-free.
+
+Each episode resets :class:`~vlm2vla_sim.env.WidowXSim` to a seed and runs the paper's loop,
+:class:`vlm2vla_policy.runtime.episode_loop.EpisodeLoop`, with ``camera()`` = the sim's render
+(age 0: the sim stands still while the policy thinks) and ``execute(decision)`` = the
+controller's :class:`~vlm2vla_policy.robot.ChunkExecutor` ticking at 5 Hz exactly as
+:func:`vlm2vla_sim.rollout.run_episode` drives it (same profile, same 50 Hz gripper P-loop). An
+episode ends when the loop ends (done or failed) or after ``max_cycles`` executed chunks; it is
+judged ``judge_after_s`` later with the task's predicate.
+
+Reported per run: success rate with a Wilson 95 % interval, mean final EE-to-object distance (m;
+the proxy that still moves when no episode succeeds), wall time per cycle (policy + execution);
+per episode a video of the camera (gif, or mp4 when ffmpeg is available) and a plot of the EE path
+against the object. The baseline :class:`RandomPolicy` writes random chunks inside the text
+format's bounds and never verifies a subtask as done.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vlm2vla_policy.language import ActionStep, LanguageConfig
+from vlm2vla_policy.language.plan import AxisMove, MotionPlan
+from vlm2vla_policy.language.verdict import Verdict
+from vlm2vla_policy.robot import ChunkExecutor, ExecutorConfig, GripperMode
+from vlm2vla_policy.runtime.episode_loop import (
+    ChunkDecision,
+    EpisodeLoop,
+    LoopConfig,
+    LoopState,
+    LoopStatus,
+)
+from vlm2vla_policy.runtime.stage_runner import StageResult
+from vlm2vla_policy.runtime.timing import Timing
+from vlm2vla_sim.env import WidowXSim
+from vlm2vla_sim.profile import ProfileSettings
+from vlm2vla_sim.rollout import CONTROLLER_PROFILE
+from vlm2vla_sim.tasks import Task
+
+WILSON_Z_95 = 1.959964  # two-sided 95 % normal quantile
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """How an evaluation runs."""
+
+    episodes: int = 20  # seeded episodes, seeds start_seed .. start_seed + episodes - 1
+    start_seed: int = 1000  # first seed (away from the demo recorder's 0.. so layouts are new)
+    max_cycles: int = 8  # executed chunks per episode before it is cut off
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)  # the controller's defaults
+    profile: ProfileSettings = CONTROLLER_PROFILE  # arm profile while an episode runs
+    verify: bool = True  # ask the verifier after each chunk (the paper's loop)
+    judge_after_s: float = 0.5  # physics time after the last chunk before judging success, s
+    video: bool = True  # save a video per episode
+    plot: bool = True  # save an EE-path plot per episode
+    video_fps: float = 5.0  # one frame per control period at 5 Hz
+    max_ticks_per_chunk: int = 400  # control periods one chunk may take before it is cut off
+
+    def __post_init__(self) -> None:
+        """Reject settings that give no episode or an unbounded one."""
+        if self.episodes < 1 or self.max_cycles < 1:
+            raise ValueError("episodes and max_cycles must be >= 1")
+
+
+@dataclass
+class EpisodeReport:
+    """What one evaluation episode did."""
+
+    seed: int
+    success: bool
+    final_distance_m: float  # EE (ee_gripper_link) to the task object's origin at the end, m
+    initial_distance_m: float  # the same after the reset (the distance the policy must close), m
+    lifted: bool  # the object was lifted at the end
+    cycles: int  # chunks executed
+    loop_state: str  # how the loop ended (DONE, FAILED, STOPPED = cycle budget)
+    message: str  # the loop's last word
+    cycle_s: list[float] = field(default_factory=list)  # wall time of each cycle, s
+    stops: list[str] = field(default_factory=list)  # executor refusals and stops
+    video: str = ""  # path of the episode's video, "" when none
+    plot: str = ""  # path of the episode's plot, "" when none
+
+
+def wilson_interval(successes: int, trials: int, z: float = WILSON_Z_95) -> tuple[float, float]:
+    """Wilson score interval of a binomial rate (95 % by default); (0, 1) for no trials."""
+    if trials <= 0:
+        return 0.0, 1.0
+    rate = successes / trials
+    denom = 1 + z * z / trials
+    centre = (rate + z * z / (2 * trials)) / denom
+    half = z * math.sqrt(rate * (1 - rate) / trials + z * z / (4 * trials * trials)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+# --- the random baseline ------------------------------------------------------------------
+def _result(stage: str, value: Any, raw: str) -> StageResult:
+    return StageResult(stage, value, raw, Timing(), 1, False)
+
+
+class RandomPolicy:
+    """A baseline with the :class:`~vlm2vla_policy.runtime.policy.Policy` stage methods.
+
+    The subtask list is the instruction itself; each chunk has 1 .. ``max_steps`` steps with
+    dx, dy, dz uniform in the text format's ``±max_abs_cm`` and a random gripper; the plan is the
+    chunk's net direction; the verifier always says "no", so the cycle budget ends the episode.
+    """
+
+    def __init__(self, seed: int = 0, language: LanguageConfig | None = None) -> None:
+        self.language = language or LanguageConfig()
+        self.rng = np.random.default_rng(seed)
+        self._pending: list[ActionStep] = []
+
+    def reset(self) -> None:
+        """Nothing to forget between episodes (the generator keeps running)."""
+
+    def subtasks(self, image, instruction: str) -> StageResult:
+        """The instruction as the only subtask."""
+        return _result("subtasks", [instruction], instruction)
+
+    def _draw(self) -> list[ActionStep]:
+        fmt = self.language.chunk
+        count = int(self.rng.integers(1, fmt.max_steps + 1))
+        xyz = self.rng.uniform(-fmt.max_abs_m, fmt.max_abs_m, size=(count, 3))
+        grip = self.rng.integers(0, 2, size=count).astype(float)
+        return [ActionStep(*map(float, row), g) for row, g in zip(xyz, grip, strict=True)]
+
+    def plan(self, image, subtask: str, *, instruction: str) -> StageResult:
+        """Draw the next chunk and describe its net direction as the plan."""
+        self._pending = self._draw()
+        net = np.sum([s[:3] for s in self._pending], axis=0)
+        moves = tuple(
+            AxisMove(axis, int(np.sign(v)), False) for axis, v in enumerate(net) if abs(v) > 0
+        )
+        plan = MotionPlan(moves=moves)
+        return _result("plan", plan, plan.text)
+
+    def chunk(self, image, subtask: str, plan, *, instruction: str) -> StageResult:
+        """The chunk drawn with the plan."""
+        steps = self._pending or self._draw()
+        return _result("chunk", steps, str([list(s) for s in steps]))
+
+    def verify(self, before, after, subtask: str, following: str | None) -> StageResult:
+        """Never done."""
+        return _result("verification", Verdict(False, "random baseline"), "no")
+
+
+# --- one episode --------------------------------------------------------------------------
+class SimExecution:
+    """``execute(decision)`` for the loop: the controller's chunk execution on the sim."""
+
+    def __init__(self, sim: WidowXSim, config: EvalConfig, on_frame: Callable[[], None]) -> None:
+        self.sim = sim
+        self.config = config
+        self.on_frame = on_frame
+        self.executor = ChunkExecutor(config.executor, sim.robot)
+        self.stops: list[str] = []
+        self.cycles = 0
+        self.stop = threading.Event()
+
+    def reset(self) -> None:
+        """Start an episode: the controller's profile, open gripper, target at the arm."""
+        sim = self.sim
+        sim.set_profile(self.config.profile)
+        sim.set_gripper(0.0, GripperMode.PWM)
+        self.executor = ChunkExecutor(self.config.executor, sim.robot)
+        self.executor.reset_target(sim.joints())
+        self.stops, self.cycles = [], 0
+        self.stop.clear()
+
+    def _period(self) -> None:
+        sim, executor = self.sim, self.executor
+        period_s = self.config.executor.period_s
+        loop_s = self.config.executor.gripper.loop_period_s
+        loops = max(1, round(period_s / loop_s))
+        for _ in range(loops):
+            sim.set_gripper(executor.gripper.pwm_effort(sim.finger_m()), GripperMode.PWM)
+            sim.step(period_s / loops)
+
+    def __call__(self, decision: ChunkDecision) -> tuple[bool, str]:
+        """Tick the executor until the chunk is done or stopped; (completed, reason)."""
+        sim, executor = self.sim, self.executor
+        self.cycles += 1
+        if self.cycles >= self.config.max_cycles:
+            self.stop.set()  # the loop stops after this chunk: the cycle budget is spent
+        verdict = executor.start(decision.steps, sim.joints())
+        if not verdict.ok:
+            self.stops.append(verdict.reason)
+            return False, verdict.reason
+        completed, reason = True, ""
+        for _ in range(self.config.max_ticks_per_chunk):
+            if not executor.active:
+                break
+            out = executor.tick(sim.joints(), sim.time_s, sim.time_s)
+            if out.joints_rad is not None:
+                sim.set_arm_targets(out.joints_rad)
+            if not out.status.commands:
+                reason = f"{out.status.value}: {out.reason}"
+                self.stops.append(reason)
+                completed = False
+                break
+            self._period()
+            self.on_frame()
+        else:
+            if executor.active:
+                completed, reason = False, "chunk took too many control periods"
+                self.stops.append(reason)
+        return completed, reason
+
+    def settle(self) -> None:
+        """Let the gripper loop run ``judge_after_s`` before judging."""
+        loop_s = self.config.executor.gripper.loop_period_s
+        for _ in range(max(1, round(self.config.judge_after_s / loop_s))):
+            self.sim.set_gripper(
+                self.executor.gripper.pwm_effort(self.sim.finger_m()), GripperMode.PWM
+            )
+            self.sim.step(loop_s)
+
+
+def _ee_to_object_m(sim: WidowXSim, task: Task) -> float:
+    return float(np.linalg.norm(sim.ee_pose()[:3, 3] - sim.object_positions()[task.object]))
+
+
+def run_eval_episode(
+    sim: WidowXSim,
+    policy,
+    task: Task,
+    seed: int,
+    config: EvalConfig,
+    *,
+    out_dir: Path | None = None,
+    on_status: Callable[[LoopStatus], None] = lambda _: None,
+) -> EpisodeReport:
+    """One closed-loop episode of ``task`` at ``seed``; saves its video and plot in ``out_dir``."""
+    sim.reset(seed, task)
+    frames: list[np.ndarray] = []
+    path_m: list[np.ndarray] = []
+    object_m: list[np.ndarray] = []
+
+    def record() -> None:
+        if config.video and out_dir is not None:
+            frames.append(sim.render())
+        path_m.append(sim.ee_pose()[:3, 3].copy())
+        object_m.append(sim.object_positions()[task.object].copy())
+
+    initial_m = _ee_to_object_m(sim, task)
+    execution = SimExecution(sim, config, record)
+    execution.reset()
+    record()
+    cycle_s: list[float] = []
+    mark = [time.monotonic()]
+
+    def execute(decision: ChunkDecision) -> tuple[bool, str]:
+        result = execution(decision)
+        now = time.monotonic()
+        cycle_s.append(now - mark[0])
+        mark[0] = now
+        return result
+
+    def camera() -> tuple[np.ndarray, float]:
+        return sim.render(), 0.0
+
+    loop_config = LoopConfig(max_retries_per_subtask=config.max_cycles, verify=config.verify)
+    loop = EpisodeLoop(policy, camera, execute, loop_config, on_status=on_status)
+    result = loop.run(task.instruction, execution.stop)
+    execution.settle()
+    record()
+    state = loop.status.state
+    report = EpisodeReport(
+        seed=seed,
+        success=bool(sim.success(task)),
+        final_distance_m=_ee_to_object_m(sim, task),
+        initial_distance_m=initial_m,
+        lifted=bool(sim.lifted(task.object)),
+        cycles=execution.cycles,
+        loop_state=LoopState(state).name,
+        message=result.message if result.message != "stopped" else "cycle budget spent",
+        cycle_s=[round(s, 4) for s in cycle_s],
+        stops=execution.stops,
+    )
+    if out_dir is not None:
+        stem = out_dir / f"{task.slug}_seed{seed}"
+        if config.video and frames:
+            report.video = str(save_video(frames, stem, config.video_fps))
+        if config.plot:
+            report.plot = str(save_path_plot(path_m, object_m, stem.with_suffix(".png"), report))
+    return report
+
+
+# --- artefacts ----------------------------------------------------------------------------
+def save_video(frames: list[np.ndarray], stem: Path, fps: float) -> Path:
+    """Write ``frames`` as ``stem.mp4`` when ffmpeg is available, else ``stem.gif``."""
+    import imageio.v2 as imageio
+
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    if _has_ffmpeg():
+        path = stem.with_suffix(".mp4")
+        imageio.mimsave(path, frames, fps=fps)
+        return path
+    path = stem.with_suffix(".gif")
+    imageio.mimsave(path, frames, duration=1000.0 / fps, loop=0)
+    return path
+
+
+def _has_ffmpeg() -> bool:
+    try:
+        import imageio_ffmpeg  # noqa: F401  (imageio's mp4 writer)
+    except ImportError:
+        return False
+    return True
+
+
+def save_path_plot(
+    path_m: list[np.ndarray], object_m: list[np.ndarray], png: Path, report: EpisodeReport
+) -> Path:
+    """Top view (x-y) and side view (x-z) of the EE path and the object, in cm."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ee, obj = np.asarray(path_m) * 100, np.asarray(object_m) * 100
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
+    for ax, (a, b), names in zip(axes, ((0, 1), (0, 2)), (("x", "y"), ("x", "z")), strict=True):
+        ax.plot(ee[:, a], ee[:, b], "-", color="tab:blue", label="EE path")
+        ax.plot(ee[0, a], ee[0, b], "o", color="tab:blue", label="EE start")
+        ax.plot(ee[-1, a], ee[-1, b], "s", color="tab:blue", label="EE end")
+        ax.plot(obj[:, a], obj[:, b], "-", color="tab:orange", label="object")
+        ax.plot(obj[-1, a], obj[-1, b], "x", color="tab:orange", ms=9, label="object end")
+        ax.set_xlabel(f"{names[0]} (cm)")
+        ax.set_ylabel(f"{names[1]} (cm)")
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, loc="best")
+    verdict = "success" if report.success else "failure"
+    fig.suptitle(
+        f"seed {report.seed}: {verdict}, {report.cycles} cycles, "
+        f"final EE-object {report.final_distance_m * 100:.1f} cm",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=80)
+    plt.close(fig)
+    return png
+
+
+# --- a whole run --------------------------------------------------------------------------
+def summarize(
+    task: Task, policy_name: str, reports: list[EpisodeReport], config: EvalConfig
+) -> dict[str, Any]:
+    """The JSON summary of a run."""
+    successes = sum(r.success for r in reports)
+    low, high = wilson_interval(successes, len(reports))
+    cycles = [s for r in reports for s in r.cycle_s]
+    distances = [r.final_distance_m for r in reports]
+    return {
+        "task": task.instruction,
+        "policy": policy_name,
+        "episodes": len(reports),
+        "successes": successes,
+        "success_rate": successes / len(reports) if reports else 0.0,
+        "success_ci95": [round(low, 4), round(high, 4)],
+        "mean_final_distance_m": round(float(np.mean(distances)), 4) if distances else None,
+        "std_final_distance_m": round(float(np.std(distances)), 4) if distances else None,
+        "mean_initial_distance_m": (
+            round(float(np.mean([r.initial_distance_m for r in reports])), 4) if reports else None
+        ),
+        "lifted": sum(r.lifted for r in reports),
+        "mean_cycles": round(float(np.mean([r.cycles for r in reports])), 2) if reports else 0,
+        "cycle_s": {
+            "mean": round(float(np.mean(cycles)), 4) if cycles else None,
+            "p50": round(float(np.median(cycles)), 4) if cycles else None,
+            "max": round(float(np.max(cycles)), 4) if cycles else None,
+        },
+        "config": {k: v for k, v in asdict(config).items() if k not in ("executor", "profile")},
+        "per_episode": [asdict(r) for r in reports],
+    }
+
+
+def evaluate(
+    sim: WidowXSim,
+    policy,
+    task: Task,
+    config: EvalConfig,
+    out_dir: Path,
+    *,
+    policy_name: str = "policy",
+    progress: Callable[[EpisodeReport], None] = lambda _: None,
+) -> dict[str, Any]:
+    """Run ``config.episodes`` seeded episodes; write ``summary.json`` in ``out_dir``; return it."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reports = []
+    for seed in range(config.start_seed, config.start_seed + config.episodes):
+        report = run_eval_episode(sim, policy, task, seed, config, out_dir=out_dir)
+        reports.append(report)
+        progress(report)
+    summary = summarize(task, policy_name, reports, config)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
