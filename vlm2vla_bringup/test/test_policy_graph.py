@@ -103,7 +103,7 @@ def processes():
     started: list[subprocess.Popen] = []
     yield started
     for proc in reversed(started):
-        stop_process(proc)
+        stop_process(proc, grace_s=30.0)  # vlm2vla-launch needs time to stop its own children
 
 
 @pytest.fixture(scope="module")

@@ -5,21 +5,23 @@
 
 Each node gets the command line launch_ros would build
 (``<prefix>/lib/<pkg>/<exe> --ros-args -r __node:=... --params-file ... -p k:=v -r from:=to``).
-Ctrl-C stops every process (SIGINT first, as ros2 launch does); when one process exits, the others
-are stopped too and its exit code is returned. Included launch files run through ``ros2 launch``
+Ctrl-C or SIGTERM stops every process (SIGINT to all at once first, as ros2 launch does, then
+SIGTERM, then SIGKILL); when one process exits, the others are stopped too and its exit code is
+returned. Included launch files run through ``ros2 launch``
 where the CLI is installed; otherwise they are reported and skipped.
 """
 
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from vlm2vla_bringup.graph import GRAPHS, Action, IncludeSpec, NodeSpec, ProcessSpec, resolve_args
-from vlm2vla_policy.processes import ros_executable, stop_process
+from vlm2vla_policy.processes import ros_executable
 
 
 def ament_prefixes() -> list[Path]:
@@ -88,8 +90,28 @@ def build(graph: str, given: dict[str, str]) -> list[tuple[str, list[str]]]:
     return commands
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_all(procs: list[subprocess.Popen], grace_s: float = 10.0) -> None:
+    """SIGINT to every process at once, then SIGTERM, then SIGKILL, ``grace_s`` apart."""
+    for send in (lambda p: p.send_signal(signal.SIGINT), subprocess.Popen.terminate):
+        alive = [p for p in procs if p.poll() is None]
+        for proc in alive:
+            send(proc)
+        deadline = time.monotonic() + grace_s
+        while any(p.poll() is None for p in alive) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def run(commands: list[tuple[str, list[str]]], poll_s: float = 0.2) -> int:
-    """Start every command; stop them all at Ctrl-C or when one exits; return an exit code."""
+    """Start every command; stop them all at Ctrl-C, SIGTERM or when one exits; return a code."""
+    signal.signal(signal.SIGTERM, _interrupt)
     procs = []
     for name, cmd in commands:
         print(f"[vlm2vla-launch] {name}: {' '.join(cmd)}", flush=True)
@@ -103,8 +125,10 @@ def run(commands: list[tuple[str, list[str]]], poll_s: float = 0.2) -> int:
         print(f"[vlm2vla-launch] {name} exited with {code}; stopping the rest", flush=True)
     except KeyboardInterrupt:
         pass
-    for _, proc in reversed(procs):
-        stop_process(proc)
+    # Stopping must not be interrupted by a second Ctrl-C or SIGTERM, or children are orphaned.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    stop_all([proc for _, proc in procs])
     return code
 
 

@@ -314,6 +314,10 @@ class ControllerNode(Node):
         self.last = None
         self.goal = goal_handle
         while not self.goal_done.wait(timeout=0.01):
+            if not rclpy.ok():  # shutting down: stop, so this thread lets the process exit
+                with self.lock:
+                    self.chunks.cancel("controller shutting down")
+                return self._refuse(goal_handle, "controller shutting down")
             if goal_handle.is_cancel_requested:
                 with self.lock:
                     out = self.chunks.cancel("cancelled by the client")

@@ -295,6 +295,10 @@ class PolicyNode(Node):
             goal_handle.abort()
             return ExecuteInstruction.Result(success=False, message="instruction refused")
         while not request.done.wait(timeout=0.05):
+            if not rclpy.ok():  # shutting down: let this thread end so the process can exit
+                request.stop.set()
+                goal_handle.abort()
+                return ExecuteInstruction.Result(success=False, message="policy shutting down")
             if goal_handle.is_cancel_requested:
                 request.stop.set()
                 self._cancel_chunk()
