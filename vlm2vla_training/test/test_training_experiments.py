@@ -196,6 +196,35 @@ def test_cli_likelihood_writes_results_figure_and_docs(tmp_path, torch_one_threa
 # --- forgetting -----------------------------------------------------------------------------
 
 
+def test_decoder_scoring_of_an_image_text_model_equals_its_forward(torch_one_thread):
+    import torch
+
+    from vlm2vla_policy.testing.tiny_gemma3 import build_tiny_gemma3
+    from vlm2vla_training.experiments.lm import score_sequence
+
+    model, processor = build_tiny_gemma3()
+    ids = [processor.tokenizer.bos_token_id, *processor.tokenizer.encode("A cat sat.")]
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([ids])).logits[0, :-1]
+    expected = torch.log_softmax(logits, -1).gather(1, torch.tensor(ids[1:])[:, None])[:, 0]
+    np.testing.assert_allclose(score_sequence(model, ids, 1), expected.numpy(), atol=1e-5)
+
+
+def test_general_probes_score_text_without_the_chat_template(tiny_text):
+    from vlm2vla_training.experiments.probes import general_scores, question_prompt
+
+    questions = general_questions()[:3]
+    assert question_prompt(questions[0]) == "Question: What is the capital of Italy?\nAnswer:"
+    scores = general_scores(tiny_text.model, tiny_text.tokenizer, PARAGRAPHS[:2], questions)
+    assert scores["perplexity"] > 1.0 and scores["tokens"] > 100
+    assert scores["mc_questions"] == 3 and 0.0 <= scores["mc_accuracy"] <= 1.0
+    assert set(scores["mc_picks"]) == {q.qid for q in questions}
+    again = general_scores(tiny_text.model, tiny_text.tokenizer, PARAGRAPHS[:2], questions)
+    assert {k: v for k, v in again.items() if k != "seconds"} == {
+        k: v for k, v in scores.items() if k != "seconds"
+    }
+
+
 def test_text_dataset_is_what_fit_reads(tmp_path):
     from vlm2vla_training.experiments.forgetting import (
         ForgettingConfig,

