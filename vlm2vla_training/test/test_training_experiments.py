@@ -11,7 +11,7 @@ import pytest
 from vlm2vla_policy.language import AtChunkCodec, TextChunkCodec, decode_chunk
 from vlm2vla_training.experiments import docs
 from vlm2vla_training.experiments.general_text import PARAGRAPHS, general_questions
-from vlm2vla_training.experiments.stats import paired_difference, ratio
+from vlm2vla_training.experiments.stats import paired_difference, paired_ratio, ratio
 from vlm2vla_training.experiments.textonly import (
     TextTaskConfig,
     relative_phrase,
@@ -99,6 +99,16 @@ def test_paired_bootstrap_difference():
     assert per_token.estimate == pytest.approx(ratio(b, tokens) - ratio(a, tokens))
     with pytest.raises(ValueError):
         paired_difference((a, ones), (b[:3], ones[:3]), rng)
+
+
+def test_paired_ratio_of_accuracies():
+    before = np.array([1, 1, 1, 1, 0, 0, 1, 1])
+    after = np.array([1, 0, 1, 1, 0, 0, 1, 0])
+    interval = paired_ratio(before, after, np.random.default_rng(0), 500)
+    assert interval.estimate == pytest.approx(4 / 6)
+    assert interval.low <= interval.estimate <= interval.high <= 1.0
+    with pytest.raises(ValueError):
+        paired_ratio(np.zeros(3), np.ones(3), np.random.default_rng(0))
 
 
 # --- scoring and the likelihood experiment ----------------------------------------------------
@@ -219,6 +229,8 @@ def test_general_probes_score_text_without_the_chat_template(tiny_text):
     assert scores["perplexity"] > 1.0 and scores["tokens"] > 100
     assert scores["mc_questions"] == 3 and 0.0 <= scores["mc_accuracy"] <= 1.0
     assert set(scores["mc_picks"]) == {q.qid for q in questions}
+    assert len(scores["mc_correct"]) == 3 and len(scores["paragraph_tokens"]) == 2
+    assert sum(scores["paragraph_tokens"]) == scores["tokens"]
     again = general_scores(tiny_text.model, tiny_text.tokenizer, PARAGRAPHS[:2], questions)
     assert {k: v for k, v in again.items() if k != "seconds"} == {
         k: v for k, v in scores.items() if k != "seconds"
@@ -247,10 +259,28 @@ def test_text_dataset_is_what_fit_reads(tmp_path):
 def test_forgetting_tables_from_results():
     from vlm2vla_training.experiments.forgetting import markdown_tables, retention
 
-    base = {"perplexity": 20.0, "mc_accuracy": 0.5, "tokens": 100, "mc_questions": 40}
-    after = {"perplexity": 25.0, "mc_accuracy": 0.25}
-    kept = retention(base, after)
-    assert kept == {"perplexity": 1.25, "mc_accuracy": 0.5}
+    tokens = [30, 70]
+    base = {
+        "perplexity": 20.0,
+        "mc_accuracy": 0.5,
+        "tokens": 100,
+        "mc_questions": 4,
+        "paragraph_logprobs": [-30 * np.log(20.0), -70 * np.log(20.0)],
+        "paragraph_tokens": tokens,
+        "mc_correct": [1, 1, 0, 0],
+    }
+    after = {
+        "perplexity": 25.0,
+        "mc_accuracy": 0.25,
+        "paragraph_logprobs": [-30 * np.log(25.0), -70 * np.log(25.0)],
+        "paragraph_tokens": tokens,
+        "mc_correct": [1, 0, 0, 0],
+    }
+    kept = retention(base, after, np.random.default_rng(0), resamples=200)
+    assert kept["perplexity"]["estimate"] == pytest.approx(1.25, abs=1e-4)
+    assert kept["perplexity"]["low"] == pytest.approx(1.25, abs=1e-4)  # same ratio everywhere
+    assert kept["mc_accuracy"]["estimate"] == 0.5
+    assert kept["mc_accuracy"]["low"] <= 0.5 <= kept["mc_accuracy"]["high"]
     run = {
         "learning_rate": 5e-4,
         "general_after": after,
@@ -282,7 +312,9 @@ def test_forgetting_tables_from_results():
         "environment": {"torch_threads": 2},
     }
     text = markdown_tables(results)
-    assert "| lora-at | LoRA r=16 | AT tokens | 5e-04 | 20.00 → 25.00 | 1.250 |" in text
+    assert (
+        "| lora-at | LoRA r=16 | AT tokens | 5e-04 | 20.00 → 25.00 | 1.250 [1.25, 1.25] |" in text
+    )
     assert "1.0 / n/a / 2.0" in text
 
 
@@ -296,5 +328,5 @@ def test_forgetting_smoke_runs_end_to_end(tmp_path, torch_one_thread):
     for run in results["runs"].values():
         assert run["fit"]["steps"] == 2
         assert run["task"]["samples"] == 2
-        assert run["retention"]["perplexity"] > 0
+        assert run["retention"]["perplexity"]["estimate"] > 0
     assert (tmp_path / "forgetting.json").is_file()

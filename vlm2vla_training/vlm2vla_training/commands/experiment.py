@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     kinds = parser.add_subparsers(dest="experiment", required=True, metavar="<experiment>")
     likelihood = kinds.add_parser("likelihood", help="language vs AT log-probability")
     _common(likelihood, "artifacts/experiments/likelihood")
-    likelihood.add_argument("--num-chunks", type=int, default=200, help="chunks scored")
+    likelihood.add_argument("--num-chunks", type=int, default=300, help="chunks scored")
     likelihood.add_argument(
         "--dtype",
         choices=("float32", "bfloat16"),

@@ -41,14 +41,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from vlm2vla_training.experiments import probes
 from vlm2vla_training.experiments.general_text import PARAGRAPHS, general_questions
+from vlm2vla_training.experiments.stats import Interval, paired_difference, paired_ratio
 from vlm2vla_training.experiments.textonly import (
     TextChunkSample,
     TextTaskConfig,
@@ -322,13 +326,36 @@ def run_one(
     }
 
 
-def retention(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float | None]:
-    """Ratio after / before of each general metric (perplexity: above 1 is worse)."""
+def retention(
+    before: dict[str, Any], after: dict[str, Any], rng: np.random.Generator, resamples: int = 2000
+) -> dict[str, dict[str, float] | None]:
+    """Ratio after / before of each general metric with a 95 % paired bootstrap interval.
 
-    def ratio(key: str) -> float | None:
-        return round(after[key] / before[key], 4) if before[key] else None
+    Perplexity (above 1 is worse) resamples paragraphs, accuracy resamples questions; the
+    accuracy ratio is None when the base model got nothing right.
+    """
+    tokens = np.asarray(before["paragraph_tokens"], dtype=np.float64)
+    text = paired_difference(
+        (np.asarray(before["paragraph_logprobs"]), tokens),
+        (np.asarray(after["paragraph_logprobs"]), tokens),
+        rng,
+        resamples,
+    )
+    # log(perplexity after / before) is minus the change in mean log-probability per token.
+    perplexity = Interval(
+        math.exp(-text.estimate), math.exp(-text.high), math.exp(-text.low), text.level
+    )
+    choice = None
+    if sum(before["mc_correct"]):
+        choice = paired_ratio(before["mc_correct"], after["mc_correct"], rng, resamples)
+    return {
+        "perplexity": _rounded(perplexity),
+        "mc_accuracy": None if choice is None else _rounded(choice),
+    }
 
-    return {"perplexity": ratio("perplexity"), "mc_accuracy": ratio("mc_accuracy")}
+
+def _rounded(interval: Interval) -> dict[str, float]:
+    return {key: round(value, 4) for key, value in interval.to_dict().items()}
 
 
 def run_forgetting(config: ForgettingConfig, out: Path, progress: bool = True) -> dict[str, Any]:
@@ -367,7 +394,8 @@ def run_forgetting(config: ForgettingConfig, out: Path, progress: bool = True) -
         if progress:
             tqdm.write(f"[forgetting] run {index + 1}/{len(config.runs)}: {run}")
         record = run_one(config, run, base, data, out / "runs" / run, progress=progress)
-        record["retention"] = retention(before, record["general_after"])
+        rng = np.random.default_rng([config.seed, RUN_NAMES.index(run)])
+        record["retention"] = retention(before, record["general_after"], rng)
         results["runs"][run] = record
         if progress:
             done = time.perf_counter() - prepared
@@ -385,12 +413,18 @@ def _fmt(value: float | None, digits: int = 2) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def _fmt_ratio(kept: dict[str, float] | None) -> str:
+    if kept is None:
+        return "n/a"
+    return f"{kept['estimate']:.3f} [{kept['low']:.2f}, {kept['high']:.2f}]"
+
+
 def markdown_tables(results: dict[str, Any]) -> str:
     """The retention table (like the paper's), the task table and a note on budget and seeds."""
     config, base = results["config"], results["base"]
     lines = [
-        "| run | method | chunk numbers | peak lr | perplexity before → after | ratio | "
-        "MC accuracy before → after | ratio |",
+        "| run | method | chunk numbers | peak lr | perplexity before → after | ratio (95 % CI) | "
+        "MC accuracy before → after | ratio (95 % CI) |",
         "|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for name, run in results["runs"].items():
@@ -400,12 +434,12 @@ def markdown_tables(results: dict[str, Any]) -> str:
             f"| {name} | {'LoRA r=16' if finetune == 'lora' else 'full fine-tune'} | "
             f"{'digits' if encoding == 'language' else 'AT tokens'} | "
             f"{run['learning_rate']:.0e} | {base['perplexity']:.2f} → {after['perplexity']:.2f} "
-            f"| {_fmt(kept['perplexity'], 3)} | {base['mc_accuracy']:.3f} → "
-            f"{after['mc_accuracy']:.3f} | {_fmt(kept['mc_accuracy'], 3)} |"
+            f"| {_fmt_ratio(kept['perplexity'])} | {base['mc_accuracy']:.3f} → "
+            f"{after['mc_accuracy']:.3f} | {_fmt_ratio(kept['mc_accuracy'])} |"
         )
     lines += [
         "",
-        "| run | train loss first → last | parse rate | direction agreement | "
+        "| run | train loss first → last 10 | parse rate | direction agreement | "
         "L1 cm x / y / z | trainable params | s / step | wall s (fit + evals) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -426,7 +460,10 @@ def markdown_tables(results: dict[str, Any]) -> str:
         f"then linear decay); task scores on the first {config['task_eval_chunks']} chunks of "
         f"{config['eval_episodes']} held-out episodes, greedy, unconstrained. General probes: "
         f"perplexity on {base['tokens']} tokens of {config['paragraphs'] or len(PARAGRAPHS)} "
-        f"paragraphs, {base['mc_questions']} multiple-choice questions (chance 0.25). Seeds: "
+        f"paragraphs, {base['mc_questions']} multiple-choice questions (chance 0.25; one question "
+        f"is {1 / base['mc_questions']:.3f}). Intervals: paired bootstrap over paragraphs and "
+        "questions, 2,000 resamples. Train loss: nats per answer token, first step and mean of the "
+        "last 10. Seeds: "
         f"episodes {results['seeds']['episodes']}, fit {results['seeds']['fit']}. Total wall time "
         f"{results['seconds']['total'] / 60:.0f} min on {results['environment']['torch_threads']}"
         " CPU threads.",

@@ -44,7 +44,7 @@ class LikelihoodConfig:
     """What the likelihood experiment scores and how."""
 
     # Chunks scored (the first ones of the synthetic episode stream).
-    num_chunks: int = 200
+    num_chunks: int = 300
     # Seed of the bootstrap (the episodes: task.seed; the command line sets both).
     seed: int = 0
     # The synthetic episodes and chunk windows.

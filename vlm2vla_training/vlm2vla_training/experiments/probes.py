@@ -26,17 +26,21 @@ def perplexity(model: Any, tokenizer: Any, paragraphs: Sequence[str]) -> dict[st
     """Perplexity of ``model`` on ``paragraphs`` (each scored on its own after BOS).
 
     Returns ``perplexity`` = exp(mean negative log-probability per token), the mean
-    log-probability in nats per token and the number of scored tokens.
+    log-probability in nats per token, the number of scored tokens, and per paragraph the summed
+    log-probability and the token count (for paired comparisons).
     """
-    total, tokens = 0.0, 0
+    sums, counts = [], []
     for text in paragraphs:
         ids = [tokenizer.bos_token_id, *tokenizer.encode(text, add_special_tokens=False)]
-        total += float(score_sequence(model, ids, 1).sum())
-        tokens += len(ids) - 1
+        sums.append(float(score_sequence(model, ids, 1).sum()))
+        counts.append(len(ids) - 1)
+    total, tokens = sum(sums), sum(counts)
     return {
         "perplexity": round(math.exp(-total / tokens), 4),
         "logprob_per_token": round(total / tokens, 5),
         "tokens": tokens,
+        "paragraph_logprobs": sums,
+        "paragraph_tokens": counts,
     }
 
 
@@ -49,10 +53,10 @@ def multiple_choice(model: Any, tokenizer: Any, questions: Sequence[Question]) -
     """Accuracy when the option with the highest summed log-probability is picked.
 
     Each option is written as ``" " + option`` after :func:`question_prompt` (the harness's
-    ``acc``). Returns the accuracy, the mean log-probability (nats per token) of the right
-    options and each question's pick.
+    ``acc``). Returns the accuracy, whether each question was right (1/0, in order), the mean
+    log-probability (nats per token) of the right options and each question's pick.
     """
-    hits, right, picks = 0, [], {}
+    correct, right, picks = [], [], {}
     for question in questions:
         prompt = [
             tokenizer.bos_token_id,
@@ -62,10 +66,11 @@ def multiple_choice(model: Any, tokenizer: Any, questions: Sequence[Question]) -
         scores = score_continuations(model, prompt, options)
         pick = int(np.argmax([s.sum() for s in scores]))
         picks[question.qid] = pick
-        hits += int(pick == question.answer)
+        correct.append(int(pick == question.answer))
         right.append(float(scores[question.answer].mean()))
     return {
-        "mc_accuracy": round(hits / len(questions), 4),
+        "mc_accuracy": round(sum(correct) / len(questions), 4),
+        "mc_correct": correct,
         "mc_logprob_correct": round(sum(right) / len(right), 4),
         "mc_questions": len(questions),
         "mc_picks": picks,

@@ -31,6 +31,17 @@ def ratio(numerator: np.ndarray, denominator: np.ndarray) -> float:
     return float(np.sum(numerator) / np.sum(denominator))
 
 
+def _resample_weights(count: int, rng: np.random.Generator, resamples: int) -> np.ndarray:
+    """(resamples, count) counts of each item in each bootstrap resample (multinomial)."""
+    return rng.multinomial(count, np.full(count, 1.0 / count), size=resamples)
+
+
+def _interval(estimate: float, draws: np.ndarray, level: float) -> Interval:
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(draws, [tail, 1.0 - tail])
+    return Interval(estimate, float(low), float(high), level)
+
+
 def paired_difference(
     a: tuple[np.ndarray, np.ndarray],
     b: tuple[np.ndarray, np.ndarray],
@@ -53,8 +64,27 @@ def paired_difference(
     a_num, a_den, b_num, b_den = arrays
     estimate = ratio(b_num, b_den) - ratio(a_num, a_den)
     # Resample counts per item (multinomial), then every statistic is a weighted sum.
-    weights = rng.multinomial(count, np.full(count, 1.0 / count), size=resamples)
+    weights = _resample_weights(count, rng, resamples)
     diffs = (weights @ b_num) / (weights @ b_den) - (weights @ a_num) / (weights @ a_den)
-    tail = (1.0 - level) / 2.0
-    low, high = np.quantile(diffs, [tail, 1.0 - tail])
-    return Interval(estimate, float(low), float(high), level)
+    return _interval(estimate, diffs, level)
+
+
+def paired_ratio(
+    a: np.ndarray,
+    b: np.ndarray,
+    rng: np.random.Generator,
+    resamples: int = 2000,
+    level: float = 0.95,
+) -> Interval:
+    """``sum(b) / sum(a)`` (e.g. accuracy after / before over the same questions), paired bootstrap.
+
+    Resamples where ``sum(a)`` is 0 are dropped; raises ValueError when ``sum(a)`` is 0.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if len(a) == 0 or len(a) != len(b) or not a.sum():
+        raise ValueError("a and b must be non-empty, of the same length, and sum(a) non-zero")
+    weights = _resample_weights(len(a), rng, resamples)
+    denominators = weights @ a
+    kept = denominators > 0
+    draws = (weights @ b)[kept] / denominators[kept]
+    return _interval(float(b.sum() / a.sum()), draws, level)
