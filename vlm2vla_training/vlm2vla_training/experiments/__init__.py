@@ -8,6 +8,9 @@
 
 Both draw their chunks from :mod:`~vlm2vla_training.experiments.textonly` (synthetic Bridge-like
 episodes, the camera image replaced by a textual scene description) and write every string with
-:mod:`vlm2vla_policy.language`. ``vlm2vla-train experiment likelihood|forgetting`` runs them;
+:mod:`vlm2vla_policy.language`. Other modules: ``lm`` (loading the text-only Gemma-3-270M from
+its GGUF file, scoring answers token by token), ``stats`` (paired bootstrap intervals),
+``general_text`` and ``probes`` (the general-ability probes), ``docs`` (generated blocks of
+``docs/experiments.md``). ``vlm2vla-train experiment likelihood|forgetting`` runs them;
 ``--write-docs`` puts the generated tables into ``docs/experiments.md``.
 """
