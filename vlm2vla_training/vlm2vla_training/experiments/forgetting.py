@@ -21,8 +21,8 @@ metric (for perplexity, above 1 means worse).
 Learning rates follow one documented rule instead of a sweep (a sweep of four methods does not
 fit the CPU budget): full fine-tuning gets the paper's 5e-5, LoRA ten times that, 5e-4, the
 ratio Schulman et al. found optimal ("LoRA Without Regret", Thinking Machines, 2025) and the
-usual LoRA range; the paper's 5e-5 for LoRA barely moves the adapters in a few dozen steps.
-Both use linear warm-up then linear decay and see every training sample once. Training runs in
+usual LoRA range; the paper's 5e-5 for LoRA is set for thousands of steps (not tried here).
+Both use linear warm-up then linear decay and see no training sample twice. Training runs in
 float32 (``mixed_precision="no"``): on the 2-core test machine bf16 autocast was not faster for
 this model size (casts and element-wise work dominate), and fp32 keeps the runs comparable with
 the float32 scoring.
