@@ -59,7 +59,7 @@ class IKConfig:
     """Settings of the Newton solver."""
 
     max_iterations: int = 40  # Newton steps before giving up (Bridge uses 40)
-    position_tolerance_m: float = 1e-4  # success when the EE position error is at most this, m
+    position_tolerance_m: float = 1e-3  # success when the EE position error is at most this, m
     orientation_tolerance_rad: float = 1e-3  # ... and the EE rotation error at most this, rad
     damping: float = 1e-4  # damped-least-squares lambda; keeps steps finite near singularities
     max_joint_step_rad: float = 0.5  # largest change of any joint in one Newton step, rad
