@@ -61,6 +61,8 @@ COMMON_ARGS = (
     LaunchArg("params_file", "", "parameter YAML; empty = the packaged config/vlm2vla.yaml"),
     LaunchArg("model", "", "Gemma-3 checkpoint (local dir or HF id); empty = the YAML's"),
     LaunchArg("adapter", "", "LoRA adapter directory; empty = the YAML's"),
+    LaunchArg("verifier", "", "who verifies subtasks (onboard, adapter, remote, none); empty = the "
+              "YAML's"),
     LaunchArg("dry_run", "false", "compute and publish targets, send no driver command",
               ("true", "false")),
     LaunchArg("log_level", "info", "log level of the stack's nodes",
@@ -114,7 +116,7 @@ def stack_nodes(
         executable="policy_node",
         name="policy_node",
         params_files=files,
-        parameters=_overrides(args, ("model", "adapter", "dry_run")),
+        parameters=_overrides(args, ("model", "adapter", "verifier", "dry_run")),
         remappings={
             "image": args["camera_topic"],
             "image/compressed": args["camera_topic"] + "/compressed",

@@ -22,10 +22,12 @@ from vlm2vla_policy.runtime import (
     PolicyConfig,
     SamplingConfig,
     StageSampling,
+    VerifierConfig,
     make_policy,
 )
 from vlm2vla_policy.runtime.backends.base import Completion
 from vlm2vla_policy.runtime.chat import ChatPrompt
+from vlm2vla_policy.runtime.factory import make_verifier
 from vlm2vla_policy.runtime.images import as_pil_image
 from vlm2vla_policy.runtime.stage_runner import StageRunner
 from vlm2vla_policy.runtime.timing import Timing
@@ -119,6 +121,22 @@ def test_verify_runs_the_base_model_without_the_adapter(policy, base_policy, cam
     )
     with_adapter = policy.runner.run(Stage.VERIFICATION, prompt, policy.config.sampling.verify)
     assert with_adapter.raw_text != onboard.raw_text
+
+
+def test_adapter_verifier_asks_the_fine_tuned_model(policy, camera_image):
+    config = dataclasses.replace(policy.config, verifier=VerifierConfig(kind="adapter"))
+    verifier = make_verifier(config, policy.backend)
+    before, after = camera_image, 255 - camera_image
+    verdict = verifier.verify(before, after, "grasp the lid", "lift the lid")
+    prompt = ChatPrompt(
+        messages=tuple(verification_prompt("grasp the lid", "lift the lid")),
+        images=(as_pil_image(before), as_pil_image(after)),
+    )
+    with_adapter = policy.runner.run(Stage.VERIFICATION, prompt, policy.config.sampling.verify)
+    assert verifier.runner.backend is policy.backend
+    assert verdict.raw_text == with_adapter.raw_text
+    onboard = policy.verify(before, after, "grasp the lid", "lift the lid")
+    assert verdict.raw_text != onboard.raw_text
 
 
 def test_unparseable_output_is_retried_a_bounded_number_of_times(tiny_gemma3_dir, camera_image):

@@ -24,11 +24,15 @@ def _check_run(out, episodes):
     low, high = summary["success_ci95"]
     assert low <= summary["success_rate"] <= high
     assert summary["mean_final_distance_m"] > 0
+    assert 0 < summary["mean_closest_distance_m"] <= summary["mean_initial_distance_m"]
     assert summary["cycle_s"]["mean"] > 0
     seeds = [e["seed"] for e in summary["per_episode"]]
     assert seeds == list(range(seeds[0], seeds[0] + episodes))
     for episode in summary["per_episode"]:
         assert 1 <= episode["cycles"] <= summary["config"]["max_cycles"]
+        assert episode["closest_distance_m"] <= min(
+            episode["initial_distance_m"], episode["final_distance_m"]
+        )
         assert episode["video"].endswith((".gif", ".mp4")) and episode["plot"].endswith(".png")
         assert (out / episode["video"].split("/")[-1]).stat().st_size > 0
         assert (out / episode["plot"].split("/")[-1]).stat().st_size > 0
@@ -41,7 +45,7 @@ def test_random_baseline_and_tiny_model_run_seeded_episodes(tmp_path, tiny_gemma
     assert main([*common, "--random", "--out", str(tmp_path / "random")]) == 0
     random = _check_run(tmp_path / "random", 2)
     assert random["policy"] == "random" and random["successes"] == 0
-    argv = [*common, "--model", str(tiny_gemma3_dir), "--device", "cpu", "--no-verify"]
+    argv = [*common, "--model", str(tiny_gemma3_dir), "--device", "cpu", "--verifier", "none"]
     assert main([*argv, "--out", str(tmp_path / "tiny")]) == 0
     tiny = _check_run(tmp_path / "tiny", 2)
     assert tiny["policy"].startswith("hf:")

@@ -9,6 +9,7 @@ from vlm2vla_sim.cli import main as record_main
 from vlm2vla_sim.recorder import ee_states, mcap_bag_dir, write_mcap_episode
 from vlm2vla_training.cli import main as train_main
 from vlm2vla_training.readers import ReadOptions, make_reader
+from vlm2vla_training.relabel import RecordedLabeler
 from vlm2vla_training.store import EpisodeStore
 
 TASK = "pick up the block"
@@ -62,3 +63,10 @@ def test_mcap_recording_gives_the_same_states_as_the_bridge_layout(
     chunks = read.metadata["policy_chunks"]
     assert [c["subtask"] for c in chunks][:2] == ["reach the block", "reach the block"]
     assert chunks[0]["observation"] == 0
+    # The grasp holds the block half open: the actions carry the command, not the reached fingers.
+    assert read.actions[:, 6].min() == 0.0 and read.actions[0, 6] == 1.0
+    segments = RecordedLabeler().label(read)
+    assert [s.subtask for s in segments] == ["reach the block", "grasp the block", "lift the block"]
+    grasp = segments[1]
+    assert read.actions[grasp.start_step : grasp.end_step, 6].min() == 0.0
+    assert "close the gripper" in grasp.motion_plan and "up" in segments[2].motion_plan

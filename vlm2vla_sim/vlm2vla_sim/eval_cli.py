@@ -44,7 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--start-seed", type=int, default=1000, help="first scene seed")
     parser.add_argument("--max-cycles", type=int, default=8, help="chunks per episode at most")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed of the policy")
-    parser.add_argument("--no-verify", action="store_true", help="advance without verifying")
+    parser.add_argument(
+        "--verifier",
+        choices=("onboard", "adapter", "none"),
+        default="onboard",
+        help="who verifies a subtask: the base model (onboard), the fine-tuned model (adapter), "
+        "or nobody (none: advance after every chunk)",
+    )
     parser.add_argument("--no-video", action="store_true", help="save no videos")
     parser.add_argument("--width", type=int, default=320, help="camera image width, pixels")
     parser.add_argument("--height", type=int, default=240, help="camera image height, pixels")
@@ -57,14 +63,21 @@ def make_eval_policy(args: argparse.Namespace):
     """The policy the arguments name, and a short name for the summary."""
     if args.random:
         return RandomPolicy(seed=args.seed), "random"
-    from vlm2vla_policy.runtime import ModelConfig, PolicyConfig, RemoteConfig, make_policy
+    from vlm2vla_policy.runtime import (
+        ModelConfig,
+        PolicyConfig,
+        RemoteConfig,
+        VerifierConfig,
+        make_policy,
+    )
 
+    verifier = VerifierConfig(kind="adapter" if args.verifier == "adapter" else "onboard")
     if args.base_url:
         remote = RemoteConfig(base_url=args.base_url, model=args.remote_model, adapter=args.adapter)
-        config = PolicyConfig(backend="remote", remote=remote, seed=args.seed)
+        config = PolicyConfig(backend="remote", remote=remote, seed=args.seed, verifier=verifier)
         return make_policy(config), f"remote:{args.remote_model}"
     model = ModelConfig(model=args.model, adapter=args.adapter, device=args.device)
-    config = PolicyConfig(backend="hf", model=model, seed=args.seed)
+    config = PolicyConfig(backend="hf", model=model, seed=args.seed, verifier=verifier)
     return make_policy(config), f"hf:{args.model}" + (f"+{args.adapter}" if args.adapter else "")
 
 
@@ -77,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             episodes=args.episodes,
             start_seed=args.start_seed,
             max_cycles=args.max_cycles,
-            verify=not args.no_verify,
+            verify=args.verifier != "none",
             video=not args.no_video,
         )
         policy, name = make_eval_policy(args)
@@ -105,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{summary['task']} | {name}: {summary['successes']}/{summary['episodes']} succeeded "
         f"({summary['success_rate']:.0%}, 95% CI {low:.0%}-{high:.0%}); mean final EE-object "
-        f"distance {summary['mean_final_distance_m'] * 100:.1f} cm; mean cycle "
+        f"distance {summary['mean_final_distance_m'] * 100:.1f} cm (closest "
+        f"{summary['mean_closest_distance_m'] * 100:.1f} cm); mean cycle "
         f"{summary['cycle_s']['mean'] or 0:.2f} s"
     )
     print(f"summary: {args.out / 'summary.json'}")

@@ -9,10 +9,11 @@ episode ends when the loop ends (done or failed) or after ``max_cycles`` execute
 judged ``judge_after_s`` later with the task's predicate.
 
 Reported per run: success rate with a Wilson 95 % interval, mean final EE-to-object distance (m;
-the proxy that still moves when no episode succeeds), wall time per cycle (policy + execution);
-per episode a video of the camera (gif, or mp4 when ffmpeg is available) and a plot of the EE path
-against the object. The baseline :class:`RandomPolicy` writes random chunks inside the text
-format's bounds and never verifies a subtask as done.
+the proxy that still moves when no episode succeeds), mean closest approach (the smallest
+EE-to-object distance of each episode: did the gripper reach the object at all), wall time per
+cycle (policy + execution); per episode a video of the camera (gif, or mp4 when ffmpeg is
+available) and a plot of the EE path against the object. The baseline :class:`RandomPolicy`
+writes random chunks inside the text format's bounds and never verifies a subtask as done.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class EpisodeReport:
     success: bool
     final_distance_m: float  # EE (ee_gripper_link) to the task object's origin at the end, m
     initial_distance_m: float  # the same after the reset (the distance the policy must close), m
+    closest_distance_m: float  # the smallest EE-to-object distance during the episode (reach), m
     lifted: bool  # the object was lifted at the end
     cycles: int  # chunks executed
     loop_state: str  # how the loop ended (DONE, FAILED, STOPPED = cycle budget)
@@ -278,6 +280,9 @@ def run_eval_episode(
         success=bool(sim.success(task)),
         final_distance_m=_ee_to_object_m(sim, task),
         initial_distance_m=initial_m,
+        closest_distance_m=float(
+            np.min(np.linalg.norm(np.asarray(path_m) - np.asarray(object_m), axis=1))
+        ),
         lifted=bool(sim.lifted(task.object)),
         cycles=execution.cycles,
         loop_state=LoopState(state).name,
@@ -372,6 +377,9 @@ def summarize(
         "std_final_distance_m": round(float(np.std(distances)), 4) if distances else None,
         "mean_initial_distance_m": (
             round(float(np.mean([r.initial_distance_m for r in reports])), 4) if reports else None
+        ),
+        "mean_closest_distance_m": (
+            round(float(np.mean([r.closest_distance_m for r in reports])), 4) if reports else None
         ),
         "lifted": sum(r.lifted for r in reports),
         "mean_cycles": round(float(np.mean([r.cycles for r in reports])), 2) if reports else 0,

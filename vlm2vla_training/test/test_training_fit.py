@@ -76,6 +76,9 @@ def test_paper_config_is_the_default_recipe():
     debug = load_train_config("debug", {"learning_rate": 1, "stages": ["chunk", "plan"]})
     assert debug.learning_rate == 1.0 and debug.stages == ("chunk", "plan")
     assert debug.max_steps > 0 and debug.mixed_precision == "no"
+    assert load_train_config(None, parse_overrides(["learning_rate=2e-3"])).learning_rate == 2e-3
+    with pytest.raises(TrainConfigError, match="learning_rate must be float"):
+        load_train_config(None, parse_overrides(["learning_rate=fast"]))
     with pytest.raises(TrainConfigError, match="unknown TrainConfig keys"):
         load_train_config("paper", parse_overrides(["lerning_rate=1e-4"]))
     with pytest.raises(TrainConfigError, match="encoding"):

@@ -11,6 +11,7 @@ import pytest
 from vlm2vla_training import ros_msgdefs, synthetic
 from vlm2vla_training.episode import ActionOptions, Episode, EpisodeError, recompute_actions
 from vlm2vla_training.readers import ReadOptions, make_reader
+from vlm2vla_training.readers.mcap_bag import commanded_gripper
 from vlm2vla_training.readers.rlds import RldsConfig, episode_from_steps
 from vlm2vla_training.safe_pickle import RestrictedUnpickler, UnsafePickleError
 
@@ -112,6 +113,15 @@ def test_recompute_actions_wraps_rotation_and_uses_reached_gripper_without_comma
     np.testing.assert_allclose(actions[:, 0], [0.02, -0.01])
     np.testing.assert_allclose(actions[:, 5], [2 * np.pi - 6.2, 0.1], atol=1e-12)
     np.testing.assert_array_equal(actions[:, 6], [0.0, 1.0])
+
+
+def test_commanded_gripper_spreads_each_chunk_over_its_observations():
+    chunks = [
+        {"observation": -1, "gripper": [1.0, 1.0]},
+        {"observation": 4, "gripper": [0.0, 0.0, 1.0]},
+    ]
+    np.testing.assert_array_equal(commanded_gripper(chunks, 10), [1, 1, 1, 1, 0, 0, 0, 0, 1, 1])
+    assert commanded_gripper([], 10) is None
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 import json
 import threading
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
@@ -14,6 +15,7 @@ from vlm2vla_training.frames import ArrayFrames
 from vlm2vla_training.relabel import (
     HeuristicLabeler,
     LabelerFatalError,
+    RecordedLabeler,
     Segment,
     SegmentError,
     TeacherConfig,
@@ -76,6 +78,33 @@ def test_heuristic_labeler_splits_at_gripper_events():
     assert parse_plan(segments[0].motion_plan).gripper.value == "close"
     assert "down" in segments[0].motion_plan
     assert parse_plan(segments[2].motion_plan).gripper.value == "open"
+
+
+def _chunk(observation, subtask, gripper=(1.0,)):
+    return {"observation": observation, "subtask": subtask, "gripper": list(gripper)}
+
+
+def test_recorded_labeler_follows_the_subtasks_of_the_recorded_chunks():
+    episode = _episode(num_steps=10)
+    chunks = [
+        _chunk(-1, "Reach the cup."),
+        _chunk(3, "reach the cup"),
+        _chunk(5, "grasp the cup"),
+        _chunk(8, "lift the cup"),
+    ]
+    recorded = replace(episode, metadata={"policy_chunks": chunks})
+    segments = RecordedLabeler().label(recorded)
+    assert [(s.subtask, s.start_step, s.end_step) for s in segments] == [
+        ("reach the cup", 0, 5),
+        ("grasp the cup", 5, 8),
+        ("lift the cup", 8, 10),
+    ]
+    assert all(parse_plan(s.motion_plan) for s in segments)
+    with pytest.raises(SegmentError, match="heuristic"):
+        RecordedLabeler().label(episode)
+    blank = replace(episode, metadata={"policy_chunks": [_chunk(0, " ")]})
+    with pytest.raises(SegmentError, match="no subtask"):
+        RecordedLabeler().label(blank)
 
 
 def test_validate_segments_names_the_problem():

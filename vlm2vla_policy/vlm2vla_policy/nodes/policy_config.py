@@ -38,9 +38,10 @@ PARAMS = (
     Param("remote_guided_decoding", "structured_outputs",
           "how the remote server is asked to constrain output", one_of(*GUIDED_DECODING)),
     Param("remote_timeout_s", 120.0, "longest wait for one remote answer, s", positive),
-    Param("verifier", "onboard", "onboard: base model with the adapter disabled; remote: an "
-          "external chat endpoint; none: advance after every executed chunk",
-          one_of("onboard", "remote", "none")),
+    Param("verifier", "onboard", "onboard: base model with the adapter disabled; adapter: the "
+          "fine-tuned model (adapter trained on verification); remote: an external chat "
+          "endpoint; none: advance after every executed chunk",
+          one_of("onboard", "adapter", "remote", "none")),
     Param("verifier_url", "http://127.0.0.1:8001/v1", "base URL of the remote verifier"),
     Param("verifier_model", "verifier", "model name of the remote verifier"),
     Param("constrained", True, "constrain every stage's output to its grammar"),
@@ -89,7 +90,7 @@ def policy_config(p: dict) -> PolicyConfig:
         chunk=SamplingConfig(p["temperature_chunk"], p["top_p"], 256),
     )
     verifier = VerifierConfig(
-        kind="remote" if p["verifier"] == "remote" else "onboard",
+        kind=p["verifier"] if p["verifier"] != "none" else "onboard",
         remote=RemoteConfig(base_url=p["verifier_url"], model=p["verifier_model"]),
     )
     return PolicyConfig(

@@ -21,8 +21,9 @@ STAGES: tuple[str, ...] = ("subtasks", "plan", "chunk", "verify")
 BACKENDS: tuple[str, ...] = ("hf", "remote")
 """Generation backends: in-process Hugging Face model, or an OpenAI-compatible chat server."""
 
-VERIFIERS: tuple[str, ...] = ("onboard", "remote")
-"""Verifiers: the base model with the adapter disabled, or an external chat endpoint."""
+VERIFIERS: tuple[str, ...] = ("onboard", "adapter", "remote")
+"""Verifiers: the base model with the adapter disabled, the fine-tuned model itself (its adapter
+trained on verification samples), or an external chat endpoint."""
 
 DTYPES: tuple[str, ...] = ("auto", "float32", "bfloat16", "float16")
 """Weight dtypes; ``auto`` is bfloat16 on CUDA, float32 on CPU."""
@@ -172,6 +173,8 @@ class VerifierConfig:
     """Who answers "was the subtask completed?"."""
 
     # "onboard": the policy's own base model with the LoRA adapter disabled (no cloud service);
+    # "adapter": the policy's own model with its adapter on, for adapters trained on the
+    # verification stage (needed when the base cannot answer, e.g. the demo's random tiny base);
     # "remote": an external model over an OpenAI-compatible chat endpoint (the paper used Gemini).
     kind: str = "onboard"
     # The external endpoint; used only when kind is "remote".

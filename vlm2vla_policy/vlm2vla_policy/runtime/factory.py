@@ -21,7 +21,8 @@ def make_policy(config: PolicyConfig) -> Policy:
     Backend "hf" loads the model and adapter in this process (the adapter's metadata gives the
     text format); "remote" talks to ``config.remote`` (the text format from
     ``config.remote.adapter``'s metadata when given, else the default). The verifier is the
-    policy's backend without the adapter ("onboard") or ``config.verifier.remote``.
+    policy's backend without the adapter ("onboard"), with it ("adapter"), or
+    ``config.verifier.remote``.
     """
     if config.backend == "hf":
         # torch and transformers are needed only here: a robot using a remote server needs neither.
@@ -46,12 +47,12 @@ def make_policy(config: PolicyConfig) -> Policy:
 def make_verifier(
     config: PolicyConfig, backend: Backend, language: LanguageConfig | None = None
 ) -> Verifier:
-    """The verifier ``config.verifier`` asks for, over ``backend`` when it is "onboard"."""
-    onboard = config.verifier.kind == "onboard"
+    """The verifier ``config.verifier`` asks for, over ``backend`` unless it is "remote"."""
+    kind = config.verifier.kind
     runner = StageRunner(
-        backend if onboard else RemoteBackend(config.verifier.remote),
+        RemoteBackend(config.verifier.remote) if kind == "remote" else backend,
         language or LanguageConfig(),
         constrained=config.constrained,
         max_retries=config.max_retries,
     )
-    return Verifier(runner, config.sampling.verify, use_adapter=not onboard)
+    return Verifier(runner, config.sampling.verify, use_adapter=kind != "onboard")

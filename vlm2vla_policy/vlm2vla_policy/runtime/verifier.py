@@ -1,11 +1,14 @@
 """Subtask verification: whether the last chunk completed the subtask.
 
-One interface, two kinds (:attr:`VerifierConfig.kind`):
+One interface, three kinds (:attr:`VerifierConfig.kind`):
 
 * ``onboard`` (default): the policy's own backend with the LoRA adapter disabled, i.e. the base
   Gemma-3 answering the verification prompt. No cloud service; the paper found that training
   Gemma itself to verify was unreliable, and the adapter-free base model keeps its general
   visual question answering.
+* ``adapter``: the policy's own backend with the adapter on, for adapters trained on the
+  verification samples ``vlm2vla-train build`` writes; the way to verify when the base model
+  cannot answer (the demo's random tiny base).
 * ``remote``: an external model over an OpenAI-compatible chat endpoint (the paper used Gemini).
 
 Both ask the verification prompt of :mod:`vlm2vla_policy.language` with the image before and
@@ -25,7 +28,8 @@ class Verifier:
     """Answers "is ``subtask`` complete?" from the images before and after a chunk.
 
     ``runner`` asks its backend; ``use_adapter`` is False for on-board verification (the base
-    model) and True for an external endpoint (whose model has no adapter to disable).
+    model) and True for the "adapter" kind and an external endpoint (whose model has no adapter
+    to disable).
     """
 
     def __init__(self, runner: StageRunner, sampling: SamplingConfig, use_adapter: bool) -> None:

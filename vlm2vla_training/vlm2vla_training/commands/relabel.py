@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "split stored episodes into subtasks with motion plans (heuristic or teacher VLM)"
+HELP = "split stored episodes into subtasks with motion plans (heuristic, recorded or teacher)"
 DESCRIPTION = """\
 Label every episode of a store with segments (subtask, start step, end step, motion plan),
 written to <store>/labels/<labeler>/<episode_id>.json.
 
   heuristic  offline: segments at gripper events (grasp, move, release), subtask text from the
              instruction; no network.
+  recorded   offline: segments from the subtasks of the action chunks a bag recorded (bags of
+             the policy node or of vlm2vla-sim-record's scripted expert); exact where it applies.
   teacher    a VLM behind any OpenAI-compatible chat API (vLLM, hosted APIs). Configure with
              VLM2VLA_TEACHER_BASE_URL (e.g. http://localhost:8000/v1), VLM2VLA_TEACHER_MODEL and
              VLM2VLA_TEACHER_API_KEY (the key is read only from the environment), or the flags
@@ -26,7 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``relabel``."""
     parser.add_argument("--store", required=True, type=Path, help="episode store")
     parser.add_argument(
-        "--labeler", choices=("heuristic", "teacher"), default="heuristic", help="who labels"
+        "--labeler",
+        choices=("heuristic", "recorded", "teacher"),
+        default="heuristic",
+        help="who labels",
     )
     parser.add_argument("--limit", type=int, default=None, help="label at most this many episodes")
     teacher = parser.add_argument_group("teacher (with --labeler teacher)")
@@ -50,7 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> list[str]:
     """Relabel; return the summary lines (with the teacher's token and cost totals)."""
-    from vlm2vla_training.relabel import HeuristicLabeler, TeacherConfig, TeacherLabeler, relabel
+    from vlm2vla_training.relabel import (
+        HeuristicLabeler,
+        RecordedLabeler,
+        TeacherConfig,
+        TeacherLabeler,
+        relabel,
+    )
     from vlm2vla_training.store import EpisodeStore
 
     store = EpisodeStore(args.store)
@@ -66,6 +77,8 @@ def run(args: argparse.Namespace) -> list[str]:
             json_mode=False if args.teacher_no_json_mode else None,
         )
         labeler = TeacherLabeler(config, cache_dir=store.root / "cache" / "teacher")
+    elif args.labeler == "recorded":
+        labeler = RecordedLabeler()
     else:
         labeler = HeuristicLabeler()
     report = relabel(store, labeler, limit=args.limit, progress=not args.quiet)

@@ -245,6 +245,11 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
         hint = next(h for h in typing.get_args(hint) if h is not type(None))
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, str):
+        try:  # YAML 1.1 reads "2e-3" (no dot) as a string
+            return float(value)
+        except ValueError:
+            pass
     if hint is int and isinstance(value, bool):
         raise TrainConfigError(f"{name} must be an integer, got {value!r}")
     if isinstance(hint, type) and not isinstance(value, hint):

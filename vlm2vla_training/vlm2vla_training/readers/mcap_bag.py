@@ -10,7 +10,8 @@ Each non-empty instruction starts an episode; the next instruction (or an empty 
 signal) ends it. Within an episode the latest image and joint state are sampled every
 ``1 / fps`` seconds of log time; the end-effector state comes from the joint states through the
 project's forward kinematics (:mod:`vlm2vla_training.readers.ee_state`). Actions are recomputed
-from the sampled states (the gripper from the reached state). The policy's action chunks are kept
+from the sampled states; the gripper column is the commanded gripper of the recorded chunks
+(:func:`commanded_gripper`) when the bag has any, else the reached gripper. The chunks are kept
 in ``Episode.metadata["policy_chunks"]`` with ``observation``, the index of the last observation
 sampled before the chunk arrived (-1 before the first).
 """
@@ -95,6 +96,28 @@ class _Recording:
     gap: str = ""
 
 
+def commanded_gripper(chunks: list[dict[str, Any]], steps: int) -> np.ndarray | None:
+    """Per-step gripper commands (1 = open) from the recorded chunks, or None without chunks.
+
+    A chunk that arrived after observation ``k`` commands the steps from ``k`` until the next
+    chunk's (the episode's end for the last); its own steps are spread evenly over them. Steps
+    before the first chunk keep its first command. The reached gripper cannot stand in for this:
+    fingers closed on an object stop half open, on either side of any threshold.
+    """
+    if not chunks or steps < 1:
+        return None
+    commands = np.full(steps, float(chunks[0]["gripper"][0]) if chunks[0]["gripper"] else 1.0)
+    starts = [max(int(c["observation"]), 0) for c in chunks] + [steps]
+    for chunk, start, end in zip(chunks, starts, starts[1:], strict=False):
+        gripper = chunk["gripper"]
+        if not gripper or end <= start:
+            continue
+        span = end - start
+        for t in range(start, min(end, steps)):
+            commands[t] = gripper[min((t - start) * len(gripper) // span, len(gripper) - 1)]
+    return commands
+
+
 class McapBagReader:
     """Reads ``*.mcap`` files: a single file, or every one under a directory (recursively)."""
 
@@ -145,13 +168,14 @@ class McapBagReader:
                 f"{source}: bags record no per-step commanded actions; use actions from states"
             )
         states = np.stack(recording.states)
+        commanded = commanded_gripper(recording.chunks, len(states) - 1)
         episode = Episode(
             episode_id=safe_episode_id(name),
             source=source,
             instruction=recording.instruction,
             fps=self.config.fps,
             states=states,
-            actions=recompute_actions(states, None, self.options.actions.gripper_threshold),
+            actions=recompute_actions(states, commanded, self.options.actions.gripper_threshold),
             frames=EncodedFrames(recording.frames),
             action_source="states",
             metadata={"policy_chunks": recording.chunks},

@@ -1,0 +1,26 @@
+"""policy_node's parameter table translates into the runtime's configuration."""
+
+import pytest
+
+from vlm2vla_policy.nodes.policy_config import PARAMS, loop_config, policy_config
+
+
+def values(**overrides) -> dict:
+    return {**{p.name: p.default for p in PARAMS}, **overrides}
+
+
+@pytest.mark.parametrize(
+    ("verifier", "kind", "verify"),
+    [("onboard", "onboard", True), ("adapter", "adapter", True), ("remote", "remote", True),
+     ("none", "onboard", False)],
+)  # fmt: skip
+def test_verifier_parameter_picks_the_verifier_and_whether_to_verify(verifier, kind, verify):
+    p = values(verifier=verifier)
+    assert policy_config(p).verifier.kind == kind
+    assert loop_config(p).verify is verify
+
+
+def test_every_choice_of_verifier_is_accepted_and_others_refused():
+    check = next(p.check for p in PARAMS if p.name == "verifier")
+    assert all(check(v) is None for v in ("onboard", "adapter", "remote", "none"))
+    assert "must be one of" in check("gemini")
