@@ -21,7 +21,7 @@ format:  ## apply ruff formatting and safe fixes
 test: setup  ## build if needed, lint, run every package's tests (PYTEST_ARGS=... to pass more)
 	bash scripts/test.sh $(PYTEST_ARGS)
 
-demo:  ## the offline demo: sim + a tiny trained policy (MODEL=, ADAPTER=, EPISODES=; cached)
+demo:  ## the offline demo: sim + a small policy trained here (MODEL=, ADAPTER=, EPISODES=; cached)
 	bash scripts/demo.sh
 
 docs:  ## regenerate the parameter and launch argument tables of docs/reference.md

@@ -164,7 +164,12 @@ def sim_graph(args: dict[str, str], share_config: str) -> list[Action]:
                     "render_hz": args["render_hz"], "camera_topic": args["camera_topic"]},
         log_level=args["log_level"],
     )  # fmt: skip
-    return [sim, *stack_nodes(args, share_config)]
+    policy, controller = stack_nodes(args, share_config)
+    # On a small CPU the model's inference must leave a core to the physics, and the simulator's
+    # joint states may then lag the wall clock by more than a real driver's would.
+    policy.parameters.setdefault("cpu_threads", "1")
+    controller.parameters.setdefault("joint_state_timeout_s", "2.0")
+    return [sim, policy, controller]
 
 
 def replay_graph(args: dict[str, str], share_config: str) -> list[Action]:

@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from vlm2vla_sim.compare import compare
+from vlm2vla_sim.compare import main as compare_main
 from vlm2vla_sim.eval_cli import main
 from vlm2vla_sim.evaluation import wilson_interval
 
@@ -55,3 +57,31 @@ def test_random_baseline_and_tiny_model_run_seeded_episodes(tmp_path, tiny_gemma
 def test_unknown_task_is_a_clear_error(tmp_path, capsys):
     assert main(["--task", "juggle", "--random", "--out", str(tmp_path)]) == 2
     assert "unsupported task" in capsys.readouterr().err
+
+
+def _summary(policy, finals, successes):
+    episodes = [
+        {"seed": 1000 + i, "success": s, "final_distance_m": f, "closest_distance_m": f / 2}
+        for i, (f, s) in enumerate(zip(finals, successes, strict=True))
+    ]
+    return {"policy": policy, "per_episode": episodes}
+
+
+def test_compare_pairs_seeds_and_bounds_the_difference(tmp_path, capsys):
+    better = _summary("a", [0.10, 0.12, 0.08, 0.11], [True, False, True, False])
+    worse = _summary("b", [0.20, 0.25, 0.18, 0.21], [False] * 4)
+    result = compare(better, worse)
+    final = result["metrics"]["final_distance_m"]
+    assert final["mean"] == pytest.approx(-0.1075)
+    assert final["ci95_low"] <= final["mean"] <= final["ci95_high"] < 0
+    assert result["metrics"]["success"]["a"] == 0.5
+    same = compare(better, better)["metrics"]["final_distance_m"]
+    assert same["ci95_low"] == same["ci95_high"] == 0
+    for name, summary in (("a", better), ("b", worse)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "summary.json").write_text(json.dumps(summary))
+    assert compare_main([str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    assert "-10.75 cm" in capsys.readouterr().out
+    worse["per_episode"] = [{**e, "seed": e["seed"] + 100} for e in worse["per_episode"]]
+    with pytest.raises(ValueError, match="share no seed"):
+        compare(better, worse)

@@ -54,6 +54,25 @@ def look_at_xyaxes(position_m: np.ndarray, target_m: np.ndarray) -> np.ndarray:
     return np.concatenate([right, up])
 
 
+def project_to_image(config: CameraConfig, point_m: np.ndarray) -> tuple[float, float]:
+    """Pixel (u right, v down; 0, 0 = the top-left corner) where a base-frame point appears.
+
+    Pinhole model of the MuJoCo camera :func:`add_camera` makes (square pixels, vertical field of
+    view ``fovy_deg``); the point must be in front of the camera.
+    """
+    axes = look_at_xyaxes(np.array(config.position_m), np.array(config.look_at_m))
+    right, up = axes[:3], axes[3:]
+    back = np.cross(right, up)
+    offset = np.asarray(point_m, dtype=float) - np.asarray(config.position_m, dtype=float)
+    depth = -float(offset @ back)
+    if depth <= 0.0:
+        raise ValueError(f"point {point_m} is behind the camera")
+    focal_px = (config.height / 2) / np.tan(np.radians(config.fovy_deg) / 2)
+    u = config.width / 2 + focal_px * float(offset @ right) / depth
+    v = config.height / 2 - focal_px * float(offset @ up) / depth
+    return u, v
+
+
 def add_camera(worldbody: ET.Element, config: CameraConfig) -> None:
     """Append the fixed scene camera."""
     xyaxes = look_at_xyaxes(np.array(config.position_m), np.array(config.look_at_m))

@@ -25,6 +25,8 @@ PARAMS = (
     Param("merge_adapter", False, "merge the LoRA into the weights (faster; not with onboard "
           "verification)"),
     Param("device", "auto", "torch device: auto (CUDA when present), cuda, cuda:1, cpu"),
+    Param("cpu_threads", 0, "CPU threads torch may use; 0 = one per core (the simulator graph "
+          "sets 1 to leave a core to the physics)", in_range(0, 1024)),
     Param("dtype", "auto", "weight dtype: auto (bf16 on CUDA, fp32 on CPU), float32, bfloat16, "
           "float16", one_of(*DTYPES)),
     Param("quantization", "none", "bitsandbytes weight quantization on CUDA: none, 4bit, 8bit",
@@ -86,8 +88,8 @@ def policy_config(p: dict) -> PolicyConfig:
     )
     sampling = StageSampling(
         subtasks=SamplingConfig(p["temperature_subtasks"], p["top_p"], 160),
-        plan=SamplingConfig(p["temperature_plan"], p["top_p"], 32),
-        chunk=SamplingConfig(p["temperature_chunk"], p["top_p"], 256),
+        plan=SamplingConfig(p["temperature_plan"], p["top_p"], 96),
+        chunk=SamplingConfig(p["temperature_chunk"], p["top_p"], 640),
     )
     verifier = VerifierConfig(
         kind=p["verifier"] if p["verifier"] != "none" else "onboard",
@@ -102,6 +104,7 @@ def policy_config(p: dict) -> PolicyConfig:
             dtype=p["dtype"],
             device=p["device"],
             quantization=p["quantization"],
+            cpu_threads=p["cpu_threads"],
         ),
         remote=remote,
         sampling=sampling,

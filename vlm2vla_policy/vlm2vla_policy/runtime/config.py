@@ -78,13 +78,15 @@ class StageSampling:
     subtasks: SamplingConfig = field(
         default_factory=lambda: SamplingConfig(temperature=0.5, max_new_tokens=160)
     )
-    # Motion plan: temperature 0.1.
+    # Motion plan: temperature 0.1. Token caps are upper bounds (generation stops at the end of
+    # the answer) sized for the longest valid answer in a byte-level tokenizer; Gemma's splits
+    # numbers into single digits, so a 20-step chunk is about 400 tokens there too.
     plan: SamplingConfig = field(
-        default_factory=lambda: SamplingConfig(temperature=0.1, max_new_tokens=32)
+        default_factory=lambda: SamplingConfig(temperature=0.1, max_new_tokens=96)
     )
     # Action chunk: temperature 0.5.
     chunk: SamplingConfig = field(
-        default_factory=lambda: SamplingConfig(temperature=0.5, max_new_tokens=256)
+        default_factory=lambda: SamplingConfig(temperature=0.5, max_new_tokens=640)
     )
     # Verification: greedy; the answer is "yes"/"no" with an optional short reason.
     verify: SamplingConfig = field(
@@ -119,9 +121,13 @@ class ModelConfig:
     allow_download: bool = False
     # Hub revision (branch, tag or commit) of the model; "" for the default branch.
     revision: str = ""
+    # CPU threads torch may use (torch.set_num_threads, process-wide); 0 keeps torch's default
+    # (one per core). Lower it to leave cores to other processes, e.g. a simulator.
+    cpu_threads: int = 0
 
     def __post_init__(self) -> None:
         _require(bool(self.model), "model must name a Hugging Face id or a local directory")
+        _require(self.cpu_threads >= 0, f"cpu_threads must be >= 0, got {self.cpu_threads}")
         _require(self.dtype in DTYPES, f"dtype must be one of {DTYPES}, got {self.dtype!r}")
         _require(
             self.quantization in QUANTIZATIONS,

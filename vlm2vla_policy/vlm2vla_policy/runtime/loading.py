@@ -73,6 +73,8 @@ def load_model(config: ModelConfig) -> LoadedModel:
     """
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
+    if config.cpu_threads:
+        torch.set_num_threads(config.cpu_threads)
     device = resolve_device(config.device)
     dtype = resolve_dtype(config.dtype, device)
     metadata = _check_adapter(config.adapter) if config.adapter else None

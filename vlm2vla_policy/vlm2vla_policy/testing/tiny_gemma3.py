@@ -98,13 +98,15 @@ DEMO_SPEC = TinyGemma3Spec(
     vision_intermediate_size=128,
     vision_layers=2,
     vision_heads=2,
-    image_size=64,
+    sliding_window=1024,  # every layer of a 4-layer Gemma-3 is local: see the whole sample
+    image_size=96,
     patch_size=8,
-    mm_tokens_per_image=16,
+    mm_tokens_per_image=36,
     embedding_std=0.4,
 )
 """The base of the ``make demo`` policy: small enough to train on two CPU cores in minutes, with
-64-pixel images (16 image tokens) so the block is a few pixels wide, and a trainable logit scale.
+96-pixel images (144 patches pooled into 36 image tokens) so the block is a few pixels wide, and
+an embedding wide enough for LoRA to reach confident logits.
 """
 
 
@@ -249,7 +251,7 @@ def save_tiny_gemma3(
     ``tokenizer`` is ``"byte"`` (built in code, instant) or ``"real"`` (the Gemma-3 tokenizer
     from the 270M GGUF, about 15 s more and a 262k-row embedding).
     """
-    return _save(*build_tiny_gemma3(spec, tokenizer), directory)
+    return save_model(*build_tiny_gemma3(spec, tokenizer), directory)
 
 
 def build_tiny_gemma3(spec: TinyGemma3Spec | None = None, tokenizer: str = "byte") -> tuple:
@@ -282,7 +284,7 @@ def save_gemma3_270m_vlm(directory: str | Path, spec: TinyGemma3Spec | None = No
     ``mm_tokens_per_image`` are used (default: 224-pixel images, 256 image tokens as in the
     released Gemma-3). Loading the GGUF weights takes about a minute on a CPU.
     """
-    return _save(*build_gemma3_270m_vlm(spec), directory)
+    return save_model(*build_gemma3_270m_vlm(spec), directory)
 
 
 def build_gemma3_270m_vlm(spec: TinyGemma3Spec | None = None) -> tuple:
@@ -326,7 +328,7 @@ def build_gemma3_270m_vlm(spec: TinyGemma3Spec | None = None) -> tuple:
     return model.eval(), build_processor(tok, spec.image_size, spec.mm_tokens_per_image)
 
 
-def _save(model: Any, processor: Any, directory: str | Path) -> Path:
+def save_model(model: Any, processor: Any, directory: str | Path) -> Path:
     """Save ``model`` and ``processor`` into ``directory``; return it as a Path."""
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
