@@ -17,8 +17,8 @@ is there, so a second run starts in seconds (a cache made with other settings is
 The live run verifies nothing (``--verifier none``): the random base cannot judge a subtask, so
 the loop advances after each chunk (reach, grasp, lift). With ``--model`` (and ``--adapter``)
 stages 1-4 are skipped and that checkpoint drives the arm. The small model learns where the block
-is and heads there, but not the centimetre precision a grasp needs; ``vlm2vla-sim-eval`` measures
-it against the random baseline (docs/experiments.md has the numbers).
+is and heads there, but rarely with the centimetre precision a grasp needs; ``vlm2vla-sim-eval``
+measures it against the random baseline (docs/experiments.md has the numbers).
 """
 
 from __future__ import annotations
@@ -49,8 +49,9 @@ FIT_SETTINGS: dict[str, Any] = {
     "epochs": 1000,  # --max-steps ends the run
     "effective_batch_size": 4,
     "max_seq_len": 1024,
-    "lora_r": 16,
-    "lora_alpha": 32,
+    "lora_r": 32,
+    "lora_alpha": 64,
+    "lora_dropout": 0.1,
     "checkpoint_every_steps": 250,
     "log_every_steps": 10,
 }
@@ -200,7 +201,7 @@ class DemoWatcher:
         self.frames: list = []
         self.every_nth_frame = max(1, every_nth_frame)
         self._seen = 0
-        self.plan = ""
+        self.plans: dict[str, str] = {}  # latest motion plan of each subtask
         self.last_line = ""
         self.final_state = ""
         self.finished = threading.Event()
@@ -220,7 +221,7 @@ class DemoWatcher:
 
     def on_chunk(self, msg) -> None:
         """Remember the chunk's plan for the status lines; print the chunk."""
-        self.plan = msg.motion_plan
+        self.plans[msg.subtask] = msg.motion_plan
         steps = len(msg.gripper)
         print(f"[chunk]  {steps} steps for {msg.subtask!r}: {msg.raw_text[:80]}", flush=True)
 
@@ -232,7 +233,7 @@ class DemoWatcher:
         subtask = msg.subtasks[index] if 0 <= index < len(msg.subtasks) else "-"
         line = (
             f"[status] {msg.state_name:<10} subtask {index + 1}/{len(msg.subtasks)} "
-            f"{subtask!r} plan {self.plan or '-'!r} retries {msg.retries}"
+            f"{subtask!r} plan {self.plans.get(subtask, '-')!r} retries {msg.retries}"
         )
         if msg.last_error and msg.state_name in ("failed", "acting", "planning"):
             line += f" ({msg.last_error[:100]})"
@@ -334,7 +335,7 @@ def run_live(args: argparse.Namespace, model: str, adapter: str) -> int:
         f"{time.monotonic() - started:.0f} s"
     )
     if not args.model:
-        print("[demo] the small demo policy heads for the block; it is not expected to grasp it")
+        print("[demo] the small demo policy heads for the block; it grasps it only now and then")
     return code
 
 
@@ -363,9 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="sim frames of the vision pretraining (VISION_LAYOUTS)")  # fmt: skip
     parser.add_argument("--vision-steps", type=int, default=int(env("VISION_STEPS", "2000")),
                         help="steps of the vision pretraining (VISION_STEPS)")  # fmt: skip
-    parser.add_argument("--fit-steps", type=int, default=int(env("FIT_STEPS", "1000")),
+    parser.add_argument("--fit-steps", type=int, default=int(env("FIT_STEPS", "1500")),
                         help="optimizer steps of the demo adapter (FIT_STEPS)")  # fmt: skip
-    parser.add_argument("--learning-rate", type=float, default=float(env("LR", "3e-3")),
+    parser.add_argument("--learning-rate", type=float, default=float(env("LR", "2e-3")),
                         help="learning rate of the demo adapter (LR)")  # fmt: skip
     parser.add_argument("--cache", type=Path, default=Path(env("DEMO_CACHE", "artifacts/demo")),
                         help="where every stage's output is kept (DEMO_CACHE)")  # fmt: skip
