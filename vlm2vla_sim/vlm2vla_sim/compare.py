@@ -17,23 +17,16 @@ from typing import Any
 
 import numpy as np
 
+from vlm2vla_training.experiments.stats import paired_difference
+
+BOOTSTRAP_RESAMPLES = 10_000  # resamples of the seeds for each interval
+
 METRICS = (
     ("success", "success rate", 1.0, ""),
     ("final_distance_m", "final EE-object distance", 100.0, " cm"),
     ("closest_distance_m", "closest EE-object distance", 100.0, " cm"),
 )
 """(per-episode field, label, display scale, unit) of each compared metric."""
-
-
-def paired_difference(
-    a: np.ndarray, b: np.ndarray, resamples: int = 10_000, seed: int = 0
-) -> dict[str, float]:
-    """Mean of ``a - b`` over paired episodes with a 95 % bootstrap interval."""
-    diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    rng = np.random.default_rng(seed)
-    means = diff[rng.integers(0, len(diff), size=(resamples, len(diff)))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return {"mean": float(diff.mean()), "ci95_low": float(low), "ci95_high": float(high)}
 
 
 def compare(summary_a: dict[str, Any], summary_b: dict[str, Any]) -> dict[str, Any]:
@@ -43,11 +36,22 @@ def compare(summary_a: dict[str, Any], summary_b: dict[str, Any]) -> dict[str, A
     seeds = sorted(set(by_seed_a) & set(by_seed_b))
     if not seeds:
         raise ValueError("the two runs share no seed; run both with the same --start-seed")
+    ones = np.ones(len(seeds))
     table = {}
     for field, _, _, _ in METRICS:
         a = np.array([float(by_seed_a[s][field]) for s in seeds])
         b = np.array([float(by_seed_b[s][field]) for s in seeds])
-        table[field] = {"a": float(a.mean()), "b": float(b.mean()), **paired_difference(a, b)}
+        # stats.paired_difference gives mean(second) - mean(first) with a paired bootstrap.
+        diff = paired_difference(
+            (b, ones), (a, ones), np.random.default_rng(0), BOOTSTRAP_RESAMPLES
+        )
+        table[field] = {
+            "a": float(a.mean()),
+            "b": float(b.mean()),
+            "mean": diff.estimate,
+            "ci95_low": diff.low,
+            "ci95_high": diff.high,
+        }
     return {"a": summary_a["policy"], "b": summary_b["policy"], "seeds": seeds, "metrics": table}
 
 
