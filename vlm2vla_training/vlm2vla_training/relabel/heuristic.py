@@ -113,13 +113,25 @@ def label_episode(episode: Episode, config: HeuristicConfig | None = None) -> li
     if all(kind != "move" for _, _, kind in pieces):
         whole = normalize_subtask(episode.instruction) or texts["grasp"]
         pieces, texts = [(0, episode.num_steps, "whole")], {"whole": whole}
-    segments = []
-    for start, end, kind in pieces:
-        steps = np.concatenate([episode.actions[start:end, :3], gripper[start:end, None]], axis=1)
-        before = float(gripper[start - 1]) if start > 0 else float(gripper[start])
-        plan = plan_from_steps(steps.tolist(), gripper_before=before, config=config.plan)
-        segments.append(Segment(texts[kind], start, end, format_plan(plan)))
+    segments = [
+        segment_with_plan(episode, texts[kind], start, end, config.plan)
+        for start, end, kind in pieces
+    ]
     return validate_segments(segments, episode.num_steps)
+
+
+def segment_with_plan(
+    episode: Episode, subtask: str, start: int, end: int, config: PlanConfig
+) -> Segment:
+    """The segment of steps ``start .. end - 1`` with a plan of its displacement and gripper change.
+
+    The plan describes the summed displacement; the gripper before is the previous step's command.
+    """
+    gripper = episode.actions[:, 6]
+    steps = np.concatenate([episode.actions[start:end, :3], gripper[start:end, None]], axis=1)
+    before = float(gripper[start - 1]) if start > 0 else float(gripper[start])
+    plan = plan_from_steps(steps.tolist(), gripper_before=before, config=config)
+    return Segment(subtask, start, end, format_plan(plan))
 
 
 class HeuristicLabeler:

@@ -14,10 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from vlm2vla_policy.language import PlanConfig, format_plan, normalize_subtask, plan_from_steps
+from vlm2vla_policy.language import PlanConfig, normalize_subtask
 from vlm2vla_training.episode import Episode
+from vlm2vla_training.relabel.heuristic import segment_with_plan
 from vlm2vla_training.relabel.segments import Segment, SegmentError, validate_segments
 
 
@@ -54,13 +53,10 @@ def label_from_chunks(episode: Episode, config: RecordedConfig | None = None) ->
         )
     runs = _runs(list(chunks), episode.num_steps)
     ends = [start for start, _ in runs[1:]] + [episode.num_steps]
-    gripper = episode.actions[:, 6]
-    segments = []
-    for (start, subtask), end in zip(runs, ends, strict=True):
-        steps = np.concatenate([episode.actions[start:end, :3], gripper[start:end, None]], axis=1)
-        before = float(gripper[start - 1]) if start > 0 else float(gripper[start])
-        plan = plan_from_steps(steps.tolist(), gripper_before=before, config=config.plan)
-        segments.append(Segment(subtask, start, end, format_plan(plan)))
+    segments = [
+        segment_with_plan(episode, subtask, start, end, config.plan)
+        for (start, subtask), end in zip(runs, ends, strict=True)
+    ]
     return validate_segments(segments, episode.num_steps)
 
 
