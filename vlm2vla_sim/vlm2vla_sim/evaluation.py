@@ -358,6 +358,11 @@ def save_path_plot(
 
 
 # --- a whole run --------------------------------------------------------------------------
+def _stat(statistic: Callable[[list[float]], Any], values: list[float]) -> float | None:
+    """``statistic(values)`` rounded to 4 decimals, or None when there are no values."""
+    return round(float(statistic(values)), 4) if values else None
+
+
 def summarize(
     task: Task, policy_name: str, reports: list[EpisodeReport], config: EvalConfig
 ) -> dict[str, Any]:
@@ -373,20 +378,16 @@ def summarize(
         "successes": successes,
         "success_rate": successes / len(reports) if reports else 0.0,
         "success_ci95": [round(low, 4), round(high, 4)],
-        "mean_final_distance_m": round(float(np.mean(distances)), 4) if distances else None,
-        "std_final_distance_m": round(float(np.std(distances)), 4) if distances else None,
-        "mean_initial_distance_m": (
-            round(float(np.mean([r.initial_distance_m for r in reports])), 4) if reports else None
-        ),
-        "mean_closest_distance_m": (
-            round(float(np.mean([r.closest_distance_m for r in reports])), 4) if reports else None
-        ),
+        "mean_final_distance_m": _stat(np.mean, distances),
+        "std_final_distance_m": _stat(np.std, distances),
+        "mean_initial_distance_m": _stat(np.mean, [r.initial_distance_m for r in reports]),
+        "mean_closest_distance_m": _stat(np.mean, [r.closest_distance_m for r in reports]),
         "lifted": sum(r.lifted for r in reports),
         "mean_cycles": round(float(np.mean([r.cycles for r in reports])), 2) if reports else 0,
         "cycle_s": {
-            "mean": round(float(np.mean(cycles)), 4) if cycles else None,
-            "p50": round(float(np.median(cycles)), 4) if cycles else None,
-            "max": round(float(np.max(cycles)), 4) if cycles else None,
+            "mean": _stat(np.mean, cycles),
+            "p50": _stat(np.median, cycles),
+            "max": _stat(np.max, cycles),
         },
         "config": {k: v for k, v in asdict(config).items() if k not in ("executor", "profile")},
         "per_episode": [asdict(r) for r in reports],
