@@ -34,12 +34,12 @@ import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from vlm2vla_policy.testing.tiny_gemma3 import DEMO_SPEC
-from vlm2vla_sim.vision_pretrain import VisionPretrainConfig
+if TYPE_CHECKING:  # both import torch: only the stages that train load them
+    from vlm2vla_sim.vision_pretrain import VisionPretrainConfig
 
 DEFAULT_TASK = "pick up the block"
 TERMINAL_STATES = {"done", "failed", "stopped"}
@@ -72,6 +72,8 @@ def _done(path: Path) -> bool:
 
 def recipe(args: argparse.Namespace) -> dict[str, Any]:
     """Everything that decides the demo policy; a cache made with another recipe is rebuilt."""
+    from vlm2vla_policy.testing.tiny_gemma3 import DEMO_SPEC
+
     return {
         "version": RECIPE_VERSION,
         "task": args.task,
@@ -93,23 +95,21 @@ def _check_cache(cache: Path, wanted: dict[str, Any]) -> None:
         if found == wanted:
             return
         print(f"[demo] {cache} was made by another recipe; rebuilding it", flush=True)
-        for child in cache.iterdir():
-            if child.is_dir():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
+        shutil.rmtree(cache)
     cache.mkdir(parents=True, exist_ok=True)
     stamp.write_text(json.dumps(wanted, indent=2) + "\n")
 
 
 def vision_config(args: argparse.Namespace) -> VisionPretrainConfig:
     """The vision pretraining the arguments ask for."""
+    from vlm2vla_sim.vision_pretrain import VisionPretrainConfig
+
     return VisionPretrainConfig(layouts=args.vision_layouts, steps=args.vision_steps)
 
 
 def prepare_base(base: Path, vision: VisionPretrainConfig) -> None:
     """A small random Gemma-3 whose vision tower is pretrained on the sim; saved to ``base``."""
-    from vlm2vla_policy.testing.tiny_gemma3 import build_tiny_gemma3, save_model
+    from vlm2vla_policy.testing.tiny_gemma3 import DEMO_SPEC, build_tiny_gemma3, save_model
     from vlm2vla_sim.env import WidowXSim
     from vlm2vla_sim.vision_pretrain import pretrain_vision
 
