@@ -3,6 +3,7 @@
 import pytest
 
 from vlm2vla_policy.nodes.policy_config import PARAMS, loop_config, policy_config
+from vlm2vla_policy.runtime import StageSampling
 
 
 def values(**overrides) -> dict:
@@ -24,3 +25,11 @@ def test_every_choice_of_verifier_is_accepted_and_others_refused():
     check = next(p.check for p in PARAMS if p.name == "verifier")
     assert all(check(v) is None for v in ("onboard", "adapter", "remote", "none"))
     assert "must be one of" in check("gemini")
+
+
+def test_sampling_takes_temperatures_from_parameters_and_token_caps_from_the_runtime():
+    sampling = policy_config(values(temperature_chunk=0.2, top_p=0.9)).sampling
+    caps = StageSampling()
+    assert (sampling.chunk.temperature, sampling.chunk.top_p) == (0.2, 0.9)
+    for stage in ("subtasks", "plan", "chunk", "verify"):
+        assert getattr(sampling, stage).max_new_tokens == getattr(caps, stage).max_new_tokens

@@ -4,6 +4,8 @@ Kept apart from the node so the parameter table can be read (docs, launch checks
 translation tested without starting a node.
 """
 
+from dataclasses import replace
+
 from vlm2vla_policy.nodes.params import Param, in_range, non_negative, one_of, positive
 from vlm2vla_policy.runtime.config import (
     DTYPES,
@@ -12,7 +14,6 @@ from vlm2vla_policy.runtime.config import (
     ModelConfig,
     PolicyConfig,
     RemoteConfig,
-    SamplingConfig,
     StageSampling,
     VerifierConfig,
 )
@@ -86,10 +87,11 @@ def policy_config(p: dict) -> PolicyConfig:
         timeout_s=p["remote_timeout_s"],
         adapter=p["adapter"] if p["backend"] == "remote" else "",
     )
+    caps = StageSampling()  # the runtime's token caps per stage; the node sets the sampling
     sampling = StageSampling(
-        subtasks=SamplingConfig(p["temperature_subtasks"], p["top_p"], 160),
-        plan=SamplingConfig(p["temperature_plan"], p["top_p"], 96),
-        chunk=SamplingConfig(p["temperature_chunk"], p["top_p"], 640),
+        subtasks=replace(caps.subtasks, temperature=p["temperature_subtasks"], top_p=p["top_p"]),
+        plan=replace(caps.plan, temperature=p["temperature_plan"], top_p=p["top_p"]),
+        chunk=replace(caps.chunk, temperature=p["temperature_chunk"], top_p=p["top_p"]),
     )
     verifier = VerifierConfig(
         kind=p["verifier"] if p["verifier"] != "none" else "onboard",
