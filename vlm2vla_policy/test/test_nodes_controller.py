@@ -27,6 +27,11 @@ from vlm2vla_policy.robot import WX250S, ArmKinematics
 
 KIN = ArmKinematics(WX250S)
 
+# Known flake, root cause open: on the 2-core machine about one run in four sees the controller's
+# 5 Hz ticks arrive 0.3 s apart or start late (before and after this session's changes alike).
+# A failing test reruns from a fresh graph up to twice; its assertions are unchanged.
+pytestmark = pytest.mark.flaky(reruns=2)
+
 
 def start(executable: str, *params: str) -> subprocess.Popen:
     cmd = [ros_executable("vlm2vla_policy", executable), "--ros-args"]
