@@ -8,7 +8,8 @@ Units and frame: Python values are metres in the robot base frame (+x forward, +
 gripper 1 = open, 0 = closed; chunk text is in centimetres.
 
 Modules: ``config`` (frozen format configuration), ``version`` (FORMAT_VERSION), ``errors``
-(typed errors), ``chunk`` (chunk text), ``chunking`` (merging raw deltas), ``plan`` (motion plans),
+(typed errors), ``chunk`` (chunk text), ``chunk_stream`` (reading a chunk while it is written),
+``chunking`` (merging raw deltas), ``plan`` (motion plans),
 ``direction`` (left/right/none), ``subtasks``, ``verdict`` (verification answers), ``prompts``
 (templates and training pairs), ``automaton`` and ``grammar`` (answer languages), ``constrained``
 (generate() constraints), ``at_encoding`` (the VLM2VLA-AT ablation), ``codec`` and ``outputs``
@@ -35,6 +36,7 @@ from vlm2vla_policy.language.chunk import (
     decode_chunk,
     encode_chunk,
 )
+from vlm2vla_policy.language.chunk_stream import ChunkStreamReader
 from vlm2vla_policy.language.chunking import MergedStep, chunk_deltas
 from vlm2vla_policy.language.codec import make_chunk_codec
 from vlm2vla_policy.language.config import (
@@ -135,6 +137,7 @@ __all__ = [
     "ChunkEncodeError",
     "ChunkFormat",
     "ChunkParseError",
+    "ChunkStreamReader",
     "ChunkingConfig",
     "ChunkingError",
     "ConfigError",
