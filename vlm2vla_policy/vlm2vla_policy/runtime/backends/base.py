@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -39,11 +40,20 @@ class Completion:
     finished: bool = True
 
 
+TextSink = Callable[[str], None]
+"""``on_text(piece)``: receives the answer's text piece by piece while it is decoded.
+
+The pieces, joined, are the completion's text. An exception raised by the sink stops the
+generation and propagates out of :meth:`Backend.complete` (how a streaming reader aborts an answer
+that turned malformed, or a stop request ends decoding early).
+"""
+
+
 class Backend(Protocol):
     """Something that answers chat prompts: the in-process model or a remote server."""
 
-    def complete(self, request: GenerationRequest) -> Completion:
-        """Generate the answer to ``request``."""
+    def complete(self, request: GenerationRequest, on_text: TextSink | None = None) -> Completion:
+        """Generate the answer to ``request``; stream its text to ``on_text`` when given."""
         ...
 
     def reset(self) -> None:
