@@ -3,14 +3,26 @@
 Subtasks once, then per subtask plan -> chunk -> execute -> verify, advancing when verified and
 retrying a bounded number of times. The loop talks to the world through two callables, so a ROS
 node, the simulator's evaluation and a notebook all run the same code: ``camera()`` returns the
-latest RGB image and its age, and ``execute(decision)`` runs a chunk on the robot and returns
-whether it completed. Malformed model output never reaches ``execute``: the
-:class:`~vlm2vla_policy.runtime.policy.Policy` returns only parsed values, and an output that
-cannot be parsed counts as a retry.
+latest RGB image and its age, and ``execute(feed)`` runs the chunk in a
+:class:`~vlm2vla_policy.runtime.chunk_feed.ChunkFeed` on the robot and returns whether it
+completed.
+
+Streaming (``LoopConfig.streaming``, the default): ``execute`` starts, in a thread of its own, as
+the chunk's generation starts; each step goes into the feed the moment the
+:class:`~vlm2vla_policy.language.ChunkStreamReader` has read it whole and inside every bound, so
+the arm moves while the rest is decoded. When the text turns malformed or stops, the feed closes
+with the error: the steps already handed over stand, nothing more is added, and the cycle fails
+with the raw text in ``last_error``. Without streaming the whole chunk is parsed first. Either way
+malformed model output never reaches ``execute``.
+
+Overlap: verification is asked the moment the motion ends, on the first image taken after it
+(never on one from mid-motion). The camera is watched during execution: an image older than
+``image_timeout_s`` cancels the running chunk.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import threading
 import time
@@ -20,6 +32,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from vlm2vla_policy.language import ActionStep, format_plan
+from vlm2vla_policy.runtime.chunk_feed import ChunkFeed
 from vlm2vla_policy.runtime.errors import OutputParseError, PolicyRuntimeError
 
 
@@ -46,6 +59,8 @@ class LoopConfig:
     image_wait_s: float = 5.0  # how long to wait (PAUSED) for a fresh image before failing, s
     verify: bool = True  # False: advance after each executed chunk without asking the verifier
     max_subtasks: int = 10  # longest subtask list acted on (the rest is dropped, with a note)
+    streaming: bool = True  # execute each chunk step as soon as it is decoded (False: whole chunk)
+    raw_text_chars: int = 400  # longest piece of a failed answer quoted in last_error
 
     def __post_init__(self) -> None:
         """Reject settings that would make the loop unbounded or blind."""
@@ -55,6 +70,8 @@ class LoopConfig:
             raise ValueError("image_timeout_s must be > 0 and image_wait_s >= 0")
         if self.max_subtasks < 1:
             raise ValueError("max_subtasks must be >= 1")
+        if self.raw_text_chars < 0:
+            raise ValueError("raw_text_chars must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -95,11 +112,42 @@ class LoopResult:
 
 
 Camera = Callable[[], tuple[np.ndarray | None, float]]  # latest RGB image and its age, s
-Execute = Callable[[ChunkDecision], tuple[bool, str]]  # runs a chunk: (completed, reason)
+ImageAge = Callable[[], float]  # age of the latest image, s (inf when there is none); cheap
+Execute = Callable[[ChunkFeed], tuple[bool, str]]  # runs a chunk as it arrives: (completed, why)
+
+_WATCH_PERIOD_S = 0.05  # how often the loop looks at the camera and the stop event meanwhile, s
 
 
 class _StoppedError(Exception):
     """The stop event was set (a new instruction, the stop service, shutdown)."""
+
+
+class _CancelledError(Exception):
+    """The running chunk was cancelled (stale camera, or the executor ended it early)."""
+
+
+class _Execution:
+    """``execute(feed)`` running in a thread of its own, with its outcome."""
+
+    def __init__(self, execute: Execute, feed: ChunkFeed) -> None:
+        self.feed = feed
+        self.outcome: tuple[bool, str] = (False, "the execution did not report")
+        self.ended_s = 0.0
+        self._thread = threading.Thread(target=self._run, args=(execute,), daemon=True)
+        self._thread.start()
+
+    def _run(self, execute: Execute) -> None:
+        try:
+            self.outcome = execute(self.feed)
+        finally:
+            self.ended_s = time.monotonic()
+            if not self.feed.closed:  # ended before the chunk was whole: the decoder stops
+                self.feed.cancel(f"the execution ended early: {self.outcome[1]}")
+
+    def join(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s``; True when the execution has ended."""
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
 
 
 def steps_array(steps: list[ActionStep]) -> np.ndarray:
@@ -119,9 +167,11 @@ class EpisodeLoop:
         *,
         on_status: Callable[[LoopStatus], None] = lambda _: None,
         on_chunk: Callable[[ChunkDecision], None] = lambda _: None,
+        image_age: ImageAge | None = None,
     ) -> None:
         self.policy = policy
         self.camera = camera
+        self.image_age = image_age or (lambda: camera()[1])
         self.execute = execute
         self.config = config or LoopConfig()
         self.on_status = on_status
@@ -188,29 +238,14 @@ class EpisodeLoop:
             return False
         plan_text = format_plan(plan.value)
         self._set(replace(self.status, plan=plan_text))
-        chunk = self._stage(
-            "chunk",
-            lambda: self.policy.chunk(image, subtask, plan.value, instruction=instruction),
-        )
-        if chunk is None or not chunk.value:
-            return False
-        decision = ChunkDecision(
-            instruction, subtask, self.status.current_index, plan_text, chunk.raw_text,
-            steps_array(chunk.value),
-        )  # fmt: skip
-        self.on_chunk(decision)
-        self._check(stop)
-        self._set(replace(self.status, state=LoopState.EXECUTING))
-        started = time.monotonic()
-        completed, reason = self.execute(decision)
-        self._timed("execute", time.monotonic() - started)
-        self._check(stop)
+        feed = ChunkFeed(instruction, subtask, self.status.current_index, plan_text)
+        run = self._stream_chunk if self.config.streaming else self._whole_chunk
+        completed, motion_end_s = run(image, plan.value, feed, stop)
         if not completed:
-            self._set(replace(self.status, last_error=f"chunk not completed: {reason}"))
             return False
         if not self.config.verify:
             return True
-        after = self._fresh_image(stop)
+        after = self._fresh_image(stop, taken_after_s=motion_end_s)
         self._set(replace(self.status, state=LoopState.VERIFYING))
         verdict = self._stage(
             "verify", lambda: self.policy.verify(image, after, subtask, following)
@@ -221,6 +256,98 @@ class EpisodeLoop:
             why = verdict.value.reason or "the verifier said no"
             self._set(replace(self.status, last_error=f"subtask not done yet: {why}"))
         return verdict.value.done
+
+    def _whole_chunk(
+        self, image: np.ndarray, plan, feed: ChunkFeed, stop: threading.Event
+    ) -> tuple[bool, float]:
+        """Sequential: parse the whole chunk, then execute it. (completed, motion end time)."""
+        chunk = self._stage(
+            "chunk",
+            lambda: self.policy.chunk(image, feed.subtask, plan, instruction=feed.instruction),
+        )
+        if chunk is None or not chunk.value:
+            return False, 0.0
+        feed.append(steps_array(chunk.value))
+        feed.close()
+        self._timed("first_step", time.monotonic() - feed.started_s)
+        self.on_chunk(self._decision(feed, chunk.raw_text))
+        self._check(stop)
+        self._set(replace(self.status, state=LoopState.EXECUTING))
+        return self._await(_Execution(self.execute, feed), _Watch(self, feed, stop))
+
+    def _stream_chunk(
+        self, image: np.ndarray, plan, feed: ChunkFeed, stop: threading.Event
+    ) -> tuple[bool, float]:
+        """Streaming: execute each step as soon as it is read. (completed, motion end time)."""
+        reader = self.policy.chunk_reader()
+        watch = _Watch(self, feed, stop)
+        runs: list[_Execution] = []  # the execution, started with the first step
+
+        def on_text(piece: str) -> None:
+            watch.check()
+            steps = reader.feed(piece)
+            if steps:
+                feed.append(steps_array(steps))
+                if not runs:
+                    self._timed("first_step", time.monotonic() - feed.started_s)
+                    self._set(replace(self.status, state=LoopState.EXECUTING))
+                    runs.append(_Execution(self.execute, feed))
+            if reader.error is not None:
+                raise reader.error
+
+        started = time.monotonic()
+        failure = ""
+        try:
+            self.policy.chunk(
+                image, feed.subtask, plan, instruction=feed.instruction, on_text=on_text
+            )
+        except _CancelledError:
+            pass  # the execution ended, or the loop cancelled: _await says why
+        except OutputParseError as err:
+            failure = self._failed_text(err.cause, len(reader.steps), reader.text)
+        except (_StoppedError, PolicyRuntimeError) as err:
+            feed.cancel("stopped" if isinstance(err, _StoppedError) else str(err))
+            for run in runs:
+                run.join(None)
+            if isinstance(err, _StoppedError):
+                raise
+            raise _FailedError(f"chunk failed: {err}") from err
+        self._timed("chunk", time.monotonic() - started)
+        feed.close(error=failure)
+        if failure:
+            self._set(replace(self.status, last_error=failure))
+        if not runs:
+            return False, 0.0
+        self.on_chunk(self._decision(feed, reader.text))
+        completed, motion_end_s = self._await(runs[0], watch)
+        return completed and not failure, motion_end_s
+
+    def _await(self, execution: _Execution, watch: _Watch) -> tuple[bool, float]:
+        """Wait for the execution, watching the camera and the stop event meanwhile."""
+        started = time.monotonic()
+        while not execution.join(_WATCH_PERIOD_S):
+            with contextlib.suppress(_StoppedError, _CancelledError):
+                watch.check()  # cancels the feed: the execution ends shortly
+        self._timed("execute", time.monotonic() - started)
+        self._check(watch.stop)
+        completed, reason = execution.outcome
+        if not completed:
+            why = f"{watch.reason} ({reason})" if watch.reason else reason
+            self._set(replace(self.status, last_error=f"chunk not completed: {why}"))
+        return completed, execution.ended_s
+
+    def _decision(self, feed: ChunkFeed, raw_text: str) -> ChunkDecision:
+        return ChunkDecision(
+            feed.instruction, feed.subtask, feed.subtask_index, feed.plan, raw_text, feed.steps()
+        )
+
+    def _failed_text(self, cause: Exception, executed: int, raw_text: str) -> str:
+        limit = self.config.raw_text_chars
+        quoted = raw_text if len(raw_text) <= limit else raw_text[:limit] + "..."
+        return (
+            f"chunk: the answer turned malformed or stopped after {executed} step(s) "
+            f"(those stand, nothing more moves): {cause}; raw text: {quoted!r}"
+        )
 
     def _stage(self, name: str, call):
         """Run a policy stage; None (with last_error set) when its output could not be parsed."""
@@ -236,14 +363,23 @@ class EpisodeLoop:
         self._timed(name, time.monotonic() - started)
         return result
 
-    def _fresh_image(self, stop: threading.Event) -> np.ndarray:
-        """The latest image if younger than ``image_timeout_s``; waits (PAUSED) otherwise."""
+    def _fresh_image(self, stop: threading.Event, taken_after_s: float = 0.0) -> np.ndarray:
+        """The latest image if younger than ``image_timeout_s``; waits (PAUSED) otherwise.
+
+        With ``taken_after_s`` (monotonic, s) only an image taken at or after that time counts
+        (the image after a motion, for verification).
+        """
         deadline = time.monotonic() + self.config.image_wait_s
         previous = self.status.state
         while True:
             self._check(stop)
             image, age_s = self.camera()
-            if image is not None and age_s <= self.config.image_timeout_s:
+            taken_s = time.monotonic() - age_s
+            if (
+                image is not None
+                and age_s <= self.config.image_timeout_s
+                and taken_s >= taken_after_s
+            ):
                 if self.status.state is LoopState.PAUSED:
                     self._set(replace(self.status, state=previous))
                 return image
@@ -278,3 +414,32 @@ class EpisodeLoop:
 
 class _FailedError(Exception):
     """The instruction cannot be completed; the message says why."""
+
+
+class _Watch:
+    """Looks at the stop event and the camera while a chunk runs (at most every 50 ms)."""
+
+    def __init__(self, loop: EpisodeLoop, feed: ChunkFeed, stop: threading.Event) -> None:
+        self.loop, self.feed, self.stop = loop, feed, stop
+        self.next_s = 0.0
+        self.reason = ""  # why this watch cancelled the chunk ("" when it did not)
+
+    def check(self) -> None:
+        """Cancel the feed and raise when stopped, the camera went stale, or it was cancelled."""
+        if self.stop.is_set():
+            self.reason = self.reason or "stopped"
+            self.feed.cancel("stopped")
+            raise _StoppedError
+        now = time.monotonic()
+        if now >= self.next_s:
+            self.next_s = now + _WATCH_PERIOD_S
+            age_s = self.loop.image_age()
+            limit = self.loop.config.image_timeout_s
+            if not age_s <= limit and not self.reason:  # NaN counts as stale
+                self.reason = (
+                    f"camera stale during execution: the latest image is {age_s:.1f} s old "
+                    f"(image_timeout_s {limit} s)"
+                )
+                self.feed.cancel(self.reason)
+        if self.feed.cancelled:
+            raise _CancelledError(self.feed.cancelled)

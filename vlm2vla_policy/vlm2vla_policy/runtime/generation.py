@@ -129,12 +129,15 @@ class GenerationEngine:
         sampling: SamplingConfig,
         allowed_tokens: AllowedTokensFn | None = None,
         cache_tag: str = "default",
+        on_text: Callable[[str], None] | None = None,
     ) -> Generation:
         """Write the answer to ``prompt``.
 
         ``allowed_tokens`` constrains every step (None: free text). ``cache_tag`` names the model
         state the prefix cache entries belong to (e.g. "adapter" vs "base"), so a cache computed
-        with the LoRA adapter is never reused without it.
+        with the LoRA adapter is never reused without it. ``on_text`` receives the answer's text
+        piece by piece as tokens are decoded (a token that ends inside a multi-byte character is
+        held back until the character is complete); an exception it raises ends the generation.
         """
         start = time.perf_counter()
         ids = prompt.input_ids[0].tolist()
@@ -170,6 +173,7 @@ class GenerationEngine:
         sequence = list(ids)
         written: list[int] = []
         finished = False
+        stream = _TextStream(self.tokenizer, on_text) if on_text is not None else None
         for _ in range(sampling.max_new_tokens):
             allowed = None
             if allowed_tokens is not None:
@@ -182,6 +186,8 @@ class GenerationEngine:
                 break
             written.append(token)
             sequence.append(token)
+            if stream is not None:
+                stream.push(written)
             if len(written) == sampling.max_new_tokens:
                 break
             step = torch.tensor([[token]], dtype=torch.long, device=self.device)
@@ -189,6 +195,8 @@ class GenerationEngine:
         self._synchronize()
         end = time.perf_counter()
         text = self.tokenizer.decode(written, skip_special_tokens=True)
+        if stream is not None:
+            stream.flush(text)
         timing = Timing(
             prefill_tokens=len(ids) - reused,
             reused_tokens=reused,
@@ -206,6 +214,30 @@ class GenerationEngine:
     def _synchronize(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+
+
+class _TextStream:
+    """Hands newly decoded text to a sink, never splitting a multi-byte character."""
+
+    def __init__(self, tokenizer: Any, sink: Callable[[str], None]) -> None:
+        self.tokenizer = tokenizer
+        self.sink = sink
+        self.sent = ""
+
+    def push(self, written: list[int]) -> None:
+        text = self.tokenizer.decode(written, skip_special_tokens=True)
+        if text.endswith("\ufffd") or not text.startswith(self.sent):
+            return  # an incomplete character, or a re-tokenised prefix: wait for more
+        self._send(text)
+
+    def flush(self, text: str) -> None:
+        if text.startswith(self.sent):
+            self._send(text)
+
+    def _send(self, text: str) -> None:
+        piece, self.sent = text[len(self.sent) :], text
+        if piece:
+            self.sink(piece)
 
 
 def _stop_ids(model: Any, tokenizer: Any) -> frozenset[int]:

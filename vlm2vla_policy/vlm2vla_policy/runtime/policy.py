@@ -13,15 +13,17 @@ from __future__ import annotations
 from vlm2vla_policy.language import (
     ActionStep,
     AtTable,
+    ChunkStreamReader,
     LanguageConfig,
     MotionPlan,
     Stage,
     Verdict,
     chunk_prompt,
+    make_chunk_codec,
     plan_prompt,
     subtasks_prompt,
 )
-from vlm2vla_policy.runtime.backends.base import Backend
+from vlm2vla_policy.runtime.backends.base import Backend, TextSink
 from vlm2vla_policy.runtime.chat import ChatPrompt
 from vlm2vla_policy.runtime.config import PolicyConfig
 from vlm2vla_policy.runtime.images import ImageLike, as_pil_image
@@ -62,14 +64,24 @@ class Policy:
         return self._run(Stage.PLAN, plan_prompt(instruction, subtask), image)
 
     def chunk(
-        self, image: ImageLike, subtask: str, plan: MotionPlan | str, *, instruction: str
+        self,
+        image: ImageLike,
+        subtask: str,
+        plan: MotionPlan | str,
+        *,
+        instruction: str,
+        on_text: TextSink | None = None,
     ) -> StageResult[list[ActionStep]]:
         """The action chunk carrying out ``plan``: steps in metres, base frame, gripper 0/1.
 
         Call it right after :meth:`plan` with the same image: the prompt prefix (image first,
         instruction, subtask) is then taken from the prefix cache instead of being encoded again.
+        ``on_text`` receives the chunk text while it is decoded (feed it to a
+        :class:`~vlm2vla_policy.language.ChunkStreamReader` to act on each step as soon as it is
+        final); a streamed chunk is generated once, without retries.
         """
-        return self._run(Stage.CHUNK, chunk_prompt(instruction, subtask, plan), image)
+        prompt = chunk_prompt(instruction, subtask, plan)
+        return self._run(Stage.CHUNK, prompt, image, on_text)
 
     def verify(
         self,
@@ -94,7 +106,17 @@ class Policy:
             counts.update(self.verifier.runner.stats())
         return counts
 
-    def _run(self, stage: Stage, messages: list[dict], image: ImageLike) -> StageResult:
+    def chunk_reader(self) -> ChunkStreamReader:
+        """A reader for streamed chunk text in this policy's chunk encoding."""
+        return ChunkStreamReader(make_chunk_codec(self.language.chunk, self.runner.at_table))
+
+    def _run(
+        self,
+        stage: Stage,
+        messages: list[dict],
+        image: ImageLike,
+        on_text: TextSink | None = None,
+    ) -> StageResult:
         prompt = ChatPrompt(messages=tuple(messages), images=(as_pil_image(image),))
         sampling = self.config.sampling.for_stage(stage.value)
-        return self.runner.run(stage, prompt, sampling)
+        return self.runner.run(stage, prompt, sampling, on_text=on_text)

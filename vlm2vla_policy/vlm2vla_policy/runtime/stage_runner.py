@@ -18,7 +18,7 @@ from vlm2vla_policy.language import (
     grammar_for,
     parse_output,
 )
-from vlm2vla_policy.runtime.backends.base import Backend, GenerationRequest
+from vlm2vla_policy.runtime.backends.base import Backend, GenerationRequest, TextSink
 from vlm2vla_policy.runtime.chat import ChatPrompt
 from vlm2vla_policy.runtime.config import SamplingConfig
 from vlm2vla_policy.runtime.errors import OutputParseError
@@ -94,9 +94,14 @@ class StageRunner:
         prompt: ChatPrompt,
         sampling: SamplingConfig,
         use_adapter: bool = True,
+        on_text: TextSink | None = None,
     ) -> StageResult:
         """Generate and parse ``stage``'s answer to ``prompt``.
 
+        With ``on_text`` the answer's text is streamed to it while it is decoded, and the stage
+        is tried once: what a streamed answer started (motion) cannot be taken back by asking
+        again, so the caller decides what follows. A :class:`LanguageFormatError` raised by
+        ``on_text`` (a streaming reader that saw the answer turn malformed) ends that attempt.
         Raises :class:`OutputParseError` when no attempt parsed.
         """
         grammar = grammar_for(stage, self.language, self.at_table) if self.constrained else None
@@ -105,8 +110,17 @@ class StageRunner:
         error: LanguageFormatError | None = None
         text = ""
         attempts = 0
-        for attempts in range(1, self.max_retries + 2):
-            completion = self.backend.complete(request)
+        tries = 1 if on_text is not None else self.max_retries + 1
+        for attempts in range(1, tries + 1):
+            try:
+                completion = (
+                    self.backend.complete(request, on_text)
+                    if on_text is not None
+                    else self.backend.complete(request)
+                )
+            except LanguageFormatError as exc:
+                error = exc
+                continue
             timing = timing + completion.timing
             text = completion.text
             try:

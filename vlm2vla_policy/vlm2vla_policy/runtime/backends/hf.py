@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from vlm2vla_policy.language import Grammar, GrammarConstraint, TokenTable
-from vlm2vla_policy.runtime.backends.base import Completion, GenerationRequest
+from vlm2vla_policy.runtime.backends.base import Completion, GenerationRequest, TextSink
 from vlm2vla_policy.runtime.errors import RuntimeConfigError
 from vlm2vla_policy.runtime.generation import GenerationEngine
 from vlm2vla_policy.runtime.loading import LoadedModel
@@ -65,10 +65,11 @@ class HFBackend:
             for grammar in grammars:
                 self.constraint(grammar).precompute(max_states)
 
-    def complete(self, request: GenerationRequest) -> Completion:
+    def complete(self, request: GenerationRequest, on_text: TextSink | None = None) -> Completion:
         """Generate the answer to ``request`` (constrained when it carries a grammar).
 
         The timing's prefill includes the image preprocessing and tokenisation of the prompt.
+        ``on_text`` receives the text as it is decoded (see :data:`TextSink`).
         """
         with self._lock:
             start = time.perf_counter()
@@ -79,7 +80,7 @@ class HFBackend:
                 allowed = constraint.prefix_allowed_tokens_fn(int(prompt.input_ids.shape[1]))
             encode_s = time.perf_counter() - start
             with self._adapter(request.use_adapter) as tag:
-                generation = self.engine.generate(prompt, request.sampling, allowed, tag)
+                generation = self.engine.generate(prompt, request.sampling, allowed, tag, on_text)
         timing = generation.timing
         return Completion(
             text=generation.text,
