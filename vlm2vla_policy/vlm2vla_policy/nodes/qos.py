@@ -6,6 +6,8 @@
 - status (policy status): reliable, transient local, depth 20 — a late subscriber gets the
   latest states, and a burst of state changes is not collapsed to its last one.
 - commands and state (chunks, joint commands, joint states): reliable, keep last 10.
+- streamed chunk steps and lease heartbeats (ChunkSteps): reliable, keep last 1000 — no step of
+  a running chunk is dropped while the reader is busy (a gap would stop the chunk).
 """
 
 from rclpy.qos import (
@@ -31,6 +33,12 @@ STATUS = QoSProfile(
 )
 RELIABLE = QoSProfile(
     depth=10,
+    history=HistoryPolicy.KEEP_LAST,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.VOLATILE,
+)
+STEPS = QoSProfile(
+    depth=1000,
     history=HistoryPolicy.KEEP_LAST,
     reliability=ReliabilityPolicy.RELIABLE,
     durability=DurabilityPolicy.VOLATILE,
