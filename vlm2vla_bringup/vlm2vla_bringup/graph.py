@@ -182,8 +182,10 @@ def replay_graph(args: dict[str, str], share_config: str) -> list[Action]:
         raise ValueError("replay needs bag:=PATH (a bag directory or .mcap file)")
     play = ["vlm2vla-bag", "play", args["bag"], "--rate", args["rate"], "--delay", "2"]
     play += ["--loop"] if args["loop"] == "true" else []
-    nodes = stack_nodes(args, share_config, controller_dry_run=True)
-    return [*nodes, ProcessSpec("bag_play", tuple(play))]
+    policy, controller = stack_nodes(args, share_config, controller_dry_run=True)
+    # The bag's instruction is the input by design, even if played before the policy started.
+    policy.parameters.setdefault("act_on_earlier_instruction", "true")
+    return [policy, controller, ProcessSpec("bag_play", tuple(play))]
 
 
 GRAPHS: dict[str, tuple[tuple[LaunchArg, ...], Callable[[dict[str, str], str], list[Action]]]] = {

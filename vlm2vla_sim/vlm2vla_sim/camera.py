@@ -8,6 +8,7 @@ renderer; on a machine without a display set ``MUJOCO_GL=egl`` before importing 
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
@@ -81,16 +82,19 @@ def add_camera(worldbody: ET.Element, config: CameraConfig) -> None:
 
 
 class SimCamera:
-    """Offscreen renderer of the scene camera. Create, update and render in one thread.
+    """Offscreen renderer of the scene camera; one thread at a time may render.
 
     :meth:`capture` copies the scene out of ``data`` (fast; hold the simulation's lock) and
     :meth:`pixels` draws it (slow; needs no lock), so physics can run while a frame renders.
+    The GL context is released after every frame, so the next one may come from another thread
+    (the closed-loop evaluation renders from the policy's and the controller's threads in turn).
     """
 
     def __init__(self, model: mujoco.MjModel, config: CameraConfig) -> None:
         self.config = config
         self._renderer = mujoco.Renderer(model, height=config.height, width=config.width)
         self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = config.shadows
+        _release_egl_context()
 
     def capture(self, data: mujoco.MjData) -> None:
         """Take the scene as it is in ``data`` now."""
@@ -98,8 +102,27 @@ class SimCamera:
 
     def pixels(self) -> np.ndarray:
         """Draw the last captured scene: (height, width, 3) uint8 RGB."""
-        return self._renderer.render()
+        try:
+            return self._renderer.render()
+        finally:
+            _release_egl_context()
 
     def close(self) -> None:
         """Free the GL context."""
         self._renderer.close()
+
+
+def _release_egl_context() -> None:
+    """Make no EGL context current on this thread (mujoco.Renderer leaves its own current).
+
+    An EGL context can be current on one thread only; released, the next render may come from
+    any thread (mujoco.Renderer makes its context current again in render()). No-op for other
+    GL back ends.
+    """
+    if os.environ.get("MUJOCO_GL") != "egl":
+        return
+    from mujoco import egl
+
+    if egl.EGL_DISPLAY is not None:
+        none = egl.EGL.EGL_NO_SURFACE
+        egl.EGL.eglMakeCurrent(egl.EGL_DISPLAY, none, none, egl.EGL.EGL_NO_CONTEXT)

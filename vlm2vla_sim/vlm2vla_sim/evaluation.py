@@ -29,12 +29,18 @@ from typing import Any
 
 import numpy as np
 
-from vlm2vla_policy.language import ActionStep, LanguageConfig
+from vlm2vla_policy.language import (
+    ActionStep,
+    ChunkStreamReader,
+    LanguageConfig,
+    TextChunkCodec,
+    encode_chunk,
+)
 from vlm2vla_policy.language.plan import AxisMove, MotionPlan
 from vlm2vla_policy.language.verdict import Verdict
 from vlm2vla_policy.robot import ChunkExecutor, ExecutorConfig, GripperMode
+from vlm2vla_policy.runtime.chunk_feed import ChunkFeed
 from vlm2vla_policy.runtime.episode_loop import (
-    ChunkDecision,
     EpisodeLoop,
     LoopConfig,
     LoopState,
@@ -65,6 +71,8 @@ class EvalConfig:
     plot: bool = True  # save an EE-path plot per episode
     video_fps: float = 5.0  # one frame per control period at 5 Hz
     max_ticks_per_chunk: int = 400  # control periods one chunk may take before it is cut off
+    streaming: bool = False  # execute each step as soon as it is decoded (LoopConfig.streaming)
+    realtime: bool = False  # tick the controller on the wall clock while the policy thinks
 
     def __post_init__(self) -> None:
         """Reject settings that give no episode or an unbounded one."""
@@ -86,6 +94,10 @@ class EpisodeReport:
     loop_state: str  # how the loop ended (DONE, FAILED, STOPPED = cycle budget)
     message: str  # the loop's last word
     cycle_s: list[float] = field(default_factory=list)  # wall time of each cycle, s
+    first_command_s: list[float] = field(default_factory=list)  # per cycle: chunk start -> 1st cmd
+    instruction_to_command_s: float | None = None  # episode start -> first arm command, s
+    moving_s: float = 0.0  # control periods that commanded the arm, times the period, s
+    wall_s: float = 0.0  # episode wall time, s
     stops: list[str] = field(default_factory=list)  # executor refusals and stops
     video: str = ""  # path of the episode's video, "" when none
     plot: str = ""  # path of the episode's plot, "" when none
@@ -144,10 +156,17 @@ class RandomPolicy:
         plan = MotionPlan(moves=moves)
         return _result("plan", plan, plan.text)
 
-    def chunk(self, image, subtask: str, plan, *, instruction: str) -> StageResult:
-        """The chunk drawn with the plan."""
+    def chunk(self, image, subtask: str, plan, *, instruction: str, on_text=None) -> StageResult:
+        """The chunk drawn with the plan (streamed to ``on_text`` in one piece when given)."""
         steps = self._pending or self._draw()
-        return _result("chunk", steps, str([list(s) for s in steps]))
+        text = encode_chunk(steps, self.language.chunk)
+        if on_text is not None:
+            on_text(text)
+        return _result("chunk", steps, text)
+
+    def chunk_reader(self) -> ChunkStreamReader:
+        """A reader of this baseline's chunk text."""
+        return ChunkStreamReader(TextChunkCodec(self.language.chunk))
 
     def verify(self, before, after, subtask: str, following: str | None) -> StageResult:
         """Never done."""
@@ -156,25 +175,39 @@ class RandomPolicy:
 
 # --- one episode --------------------------------------------------------------------------
 class SimExecution:
-    """``execute(decision)`` for the loop: the controller's chunk execution on the sim."""
+    """``execute(feed)`` for the loop: the controller's chunk execution on the sim.
+
+    Steps are handed to the :class:`~vlm2vla_policy.robot.ChunkExecutor` as they arrive in the
+    feed (the target persists between hand-overs, as in one chunk). With ``config.realtime`` the
+    controller ticks on a wall-clock grid of ``period_s`` and the physics runs on meanwhile,
+    also while the arm waits for steps; otherwise it ticks as fast as it can (the sim stands still
+    while the policy thinks). ``lock`` guards the sim between this thread and the camera.
+    """
 
     def __init__(self, sim: WidowXSim, config: EvalConfig, on_frame: Callable[[], None]) -> None:
         self.sim = sim
         self.config = config
         self.on_frame = on_frame
         self.executor = ChunkExecutor(config.executor, sim.robot)
+        self.lock = threading.Lock()
         self.stops: list[str] = []
         self.cycles = 0
         self.stop = threading.Event()
+        self.first_command_s: list[float] = []  # per chunk: generation start -> first command, s
+        self.first_command_at: float | None = None  # monotonic time of the episode's first command
+        self.moving_periods = 0
+        self._next_tick_s = 0.0
 
     def reset(self) -> None:
         """Start an episode: the controller's profile, open gripper, target at the arm."""
         sim = self.sim
-        sim.set_profile(self.config.profile)
-        sim.set_gripper(0.0, GripperMode.PWM)
-        self.executor = ChunkExecutor(self.config.executor, sim.robot)
-        self.executor.reset_target(sim.joints())
-        self.stops, self.cycles = [], 0
+        with self.lock:
+            sim.set_profile(self.config.profile)
+            sim.set_gripper(0.0, GripperMode.PWM)
+            self.executor = ChunkExecutor(self.config.executor, sim.robot)
+            self.executor.reset_target(sim.joints())
+        self.stops, self.cycles, self.first_command_s = [], 0, []
+        self.first_command_at, self.moving_periods = None, 0
         self.stop.clear()
 
     def _period(self) -> None:
@@ -186,44 +219,91 @@ class SimExecution:
             sim.set_gripper(executor.gripper.pwm_effort(sim.finger_m()), GripperMode.PWM)
             sim.step(period_s / loops)
 
-    def __call__(self, decision: ChunkDecision) -> tuple[bool, str]:
-        """Tick the executor until the chunk is done or stopped; (completed, reason)."""
-        sim, executor = self.sim, self.executor
+    def _pace(self) -> None:
+        """Realtime: sleep until the next tick of the wall-clock grid."""
+        if not self.config.realtime:
+            return
+        self._next_tick_s += self.config.executor.period_s
+        delay = self._next_tick_s - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        else:
+            self._next_tick_s = time.monotonic()  # fell behind: do not burst
+
+    def __call__(self, feed: ChunkFeed) -> tuple[bool, str]:
+        """Tick the executor over the feed's steps until it is done or stopped; (completed, why)."""
         self.cycles += 1
         if self.cycles >= self.config.max_cycles:
             self.stop.set()  # the loop stops after this chunk: the cycle budget is spent
-        verdict = executor.start(decision.steps, sim.joints())
+        self._next_tick_s = time.monotonic()
+        handed, commanded = 0, False
+        for _ in range(self.config.max_ticks_per_chunk):
+            if feed.cancelled and not (feed.closed and handed == feed.count):
+                with self.lock:
+                    self.executor.cancel(feed.cancelled)
+                return False, f"cancelled: {feed.cancelled}"
+            if not self.executor.active:
+                if handed < feed.count:
+                    verdict = self._hand_over(feed.steps()[handed:])
+                    if not verdict.ok:
+                        return False, verdict.reason
+                    handed = feed.count
+                elif feed.closed:
+                    return True, ""
+                elif not self.config.realtime:
+                    feed.wait(handed)  # the sim stands still while the policy writes
+                    continue
+            moved = self.moving_periods
+            stopped = self._tick()
+            if stopped:
+                return False, stopped
+            if not commanded and self.moving_periods > moved:
+                commanded = True
+                self._note_first_command(feed)
+            self._pace()
+        completed, reason = False, "chunk took too many control periods"
+        self.stops.append(reason)
+        return completed, reason
+
+    def _hand_over(self, steps: np.ndarray):
+        with self.lock:
+            verdict = self.executor.start(steps, self.sim.joints())
         if not verdict.ok:
             self.stops.append(verdict.reason)
-            return False, verdict.reason
-        completed, reason = True, ""
-        for _ in range(self.config.max_ticks_per_chunk):
-            if not executor.active:
-                break
-            out = executor.tick(sim.joints(), sim.time_s, sim.time_s)
-            if out.joints_rad is not None:
-                sim.set_arm_targets(out.joints_rad)
-            if not out.status.commands:
-                reason = f"{out.status.value}: {out.reason}"
-                self.stops.append(reason)
-                completed = False
-                break
+        return verdict
+
+    def _tick(self) -> str:
+        """One control period (a command when a chunk is active); the stop reason, or ""."""
+        sim, executor = self.sim, self.executor
+        with self.lock:
+            if executor.active:
+                out = executor.tick(sim.joints(), sim.time_s, sim.time_s)
+                if out.joints_rad is not None:
+                    sim.set_arm_targets(out.joints_rad)
+                    self.moving_periods += 1
+                if not out.status.commands:
+                    reason = f"{out.status.value}: {out.reason}"
+                    self.stops.append(reason)
+                    return reason
             self._period()
             self.on_frame()
-        else:
-            if executor.active:
-                completed, reason = False, "chunk took too many control periods"
-                self.stops.append(reason)
-        return completed, reason
+        return ""
+
+    def _note_first_command(self, feed: ChunkFeed) -> None:
+        now = time.monotonic()
+        self.first_command_s.append(now - feed.started_s)
+        if self.first_command_at is None:
+            self.first_command_at = now
 
     def settle(self) -> None:
         """Let the gripper loop run ``judge_after_s`` before judging."""
         loop_s = self.config.executor.gripper.loop_period_s
-        for _ in range(max(1, round(self.config.judge_after_s / loop_s))):
-            self.sim.set_gripper(
-                self.executor.gripper.pwm_effort(self.sim.finger_m()), GripperMode.PWM
-            )
-            self.sim.step(loop_s)
+        with self.lock:
+            for _ in range(max(1, round(self.config.judge_after_s / loop_s))):
+                self.sim.set_gripper(
+                    self.executor.gripper.pwm_effort(self.sim.finger_m()), GripperMode.PWM
+                )
+                self.sim.step(loop_s)
 
 
 def _ee_to_object_m(sim: WidowXSim, task: Task) -> float:
@@ -258,20 +338,28 @@ def run_eval_episode(
     record()
     cycle_s: list[float] = []
     mark = [time.monotonic()]
+    started = mark[0]
 
-    def execute(decision: ChunkDecision) -> tuple[bool, str]:
-        result = execution(decision)
+    def execute(feed: ChunkFeed) -> tuple[bool, str]:
+        result = execution(feed)
         now = time.monotonic()
         cycle_s.append(now - mark[0])
         mark[0] = now
         return result
 
     def camera() -> tuple[np.ndarray, float]:
-        return sim.render(), 0.0
+        with execution.lock:
+            return sim.render(), 0.0
 
-    loop_config = LoopConfig(max_retries_per_subtask=config.max_cycles, verify=config.verify)
-    loop = EpisodeLoop(policy, camera, execute, loop_config, on_status=on_status)
+    loop_config = LoopConfig(
+        max_retries_per_subtask=config.max_cycles, verify=config.verify,
+        streaming=config.streaming,
+    )  # fmt: skip
+    loop = EpisodeLoop(
+        policy, camera, execute, loop_config, on_status=on_status, image_age=lambda: 0.0
+    )
     result = loop.run(task.instruction, execution.stop)
+    wall_s = time.monotonic() - started
     execution.settle()
     record()
     state = loop.status.state
@@ -289,6 +377,14 @@ def run_eval_episode(
         message=result.message if result.message != "stopped" else "cycle budget spent",
         cycle_s=[round(s, 4) for s in cycle_s],
         stops=execution.stops,
+        first_command_s=[round(s, 4) for s in execution.first_command_s],
+        instruction_to_command_s=(
+            None
+            if execution.first_command_at is None
+            else round(execution.first_command_at - started, 4)
+        ),
+        moving_s=round(execution.moving_periods * config.executor.period_s, 4),
+        wall_s=round(wall_s, 4),
     )
     if out_dir is not None:
         stem = out_dir / f"{task.slug}_seed{seed}"

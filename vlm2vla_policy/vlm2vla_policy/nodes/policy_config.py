@@ -58,6 +58,9 @@ PARAMS = (
     Param("seed", -1, "sampler seed; -1 draws a fresh one"),
     Param("instruction_topic", "/vlm2vla/instruction",
           "std_msgs/String instructions (reliable, transient local); empty string = stop"),
+    Param("act_on_earlier_instruction", False, "act on an instruction published before this "
+          "node started (a latched one still on the topic, judged by its DDS source timestamp); "
+          "false: ignore it and say so in the status"),
     Param("image_transport", "raw", "raw: sensor_msgs/Image on `image`; compressed: "
           "sensor_msgs/CompressedImage on `image/compressed`", one_of("raw", "compressed")),
     Param("image_timeout_s", 1.0, "never act on an image older than this, s", positive),
@@ -67,7 +70,12 @@ PARAMS = (
           in_range(0, 100)),
     Param("max_instruction_chars", 500, "longest accepted instruction (UTF-8 characters)",
           in_range(1, 10000)),
-    Param("controller_action", "/controller_node/execute_chunk", "ExecuteChunk action to call"),
+    Param("controller_action", "/controller_node/execute_chunk", "ExecuteChunk action to call; "
+          "streamed steps and lease heartbeats go to its node's chunk_steps topic"),
+    Param("streaming", True, "hand each chunk step to the controller as soon as it is decoded "
+          "(false: decode the whole chunk first, then execute it)"),
+    Param("lease_heartbeat_s", 0.1, "period of the lease heartbeat sent for the running chunk, "
+          "s; keep it well below the controller's lease_timeout_s", in_range(0.01, 5.0)),
     Param("chunk_timeout_s", 120.0, "longest wait for one chunk's execution, s", positive),
     Param("step_duration_s", 0.2, "nominal duration of a chunk step, written into ActionChunk",
           positive),
@@ -124,4 +132,11 @@ def loop_config(p: dict) -> LoopConfig:
         image_timeout_s=p["image_timeout_s"],
         image_wait_s=p["image_wait_s"],
         verify=p["verifier"] != "none",
+        streaming=p["streaming"],
     )
+
+
+def steps_topic(controller_action: str) -> str:
+    """The controller's ChunkSteps topic: ``chunk_steps`` beside its ExecuteChunk action."""
+    namespace, _, _ = controller_action.rpartition("/")
+    return f"{namespace}/chunk_steps"

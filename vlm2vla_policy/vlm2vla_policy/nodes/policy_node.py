@@ -9,11 +9,21 @@ Topics:
   sub  /vlm2vla/instruction                     std_msgs/String (reliable, transient local)
   pub  /vlm2vla/status                          vlm2vla_msgs/PolicyStatus (latched)
   pub  /vlm2vla/action_chunk                    vlm2vla_msgs/ActionChunk (every decided chunk)
-Action server: ~/execute_instruction (vlm2vla_msgs/ExecuteInstruction).
-Action client: the controller's ExecuteChunk (``controller_action`` parameter).
+  pub  <controller>/chunk_steps                 vlm2vla_msgs/ChunkSteps (streamed steps, lease)
+Action server: ~/execute_instruction (vlm2vla_msgs/ExecuteInstruction), one goal at a time: a
+new goal aborts the running one.
+Action client: the controller's ExecuteChunk (``controller_action`` parameter). With
+``streaming`` the goal is sent with the chunk's first step and every later step follows on the
+controller's chunk_steps topic the moment it is decoded; for every goal a heartbeat on that topic
+renews the controller's lease every ``lease_heartbeat_s`` (if this process dies, the controller
+stops within its lease_timeout_s).
 Service: ~/stop (std_srvs/Trigger): stop acting (the running chunk is cancelled).
+
+An instruction published before the node started (a latched one, told by its DDS source
+timestamp) is ignored unless ``act_on_earlier_instruction`` is set; the status says so.
 """
 
+import math
 import sys
 import threading
 import time
@@ -22,25 +32,27 @@ from dataclasses import dataclass, field
 import rclpy
 from geometry_msgs.msg import Vector3
 from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
-from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from vlm2vla_msgs.action import ExecuteChunk, ExecuteInstruction
-from vlm2vla_msgs.msg import ActionChunk, PolicyStatus
+from vlm2vla_msgs.msg import ActionChunk, ChunkSteps, PolicyStatus
 from vlm2vla_policy.nodes.chunk_msgs import fill_chunk_msg
 from vlm2vla_policy.nodes.image_msgs import ImageConversionError, to_rgb
 from vlm2vla_policy.nodes.params import ParameterError, declare_parameters
-from vlm2vla_policy.nodes.policy_config import PARAMS, loop_config, policy_config
-from vlm2vla_policy.nodes.qos import LATCHED, RELIABLE, SENSOR, STATUS
+from vlm2vla_policy.nodes.policy_config import PARAMS, loop_config, policy_config, steps_topic
+from vlm2vla_policy.nodes.qos import LATCHED, RELIABLE, SENSOR, STATUS, STEPS
 from vlm2vla_policy.nodes.spin import run_node
 from vlm2vla_policy.runtime import PolicyRuntimeError, make_policy
+from vlm2vla_policy.runtime.chunk_feed import ChunkFeed
 from vlm2vla_policy.runtime.episode_loop import (
     ChunkDecision,
     EpisodeLoop,
     LoopResult,
+    LoopState,
     LoopStatus,
 )
 
@@ -64,6 +76,7 @@ class PolicyNode(Node):
 
     def __init__(self) -> None:
         super().__init__("policy_node")
+        self.started_ns = time.time_ns()  # wall clock, as DDS source timestamps are
         self.p = declare_parameters(self, PARAMS)
         self.loop_config = loop_config(self.p)
         started = time.monotonic()
@@ -81,7 +94,8 @@ class PolicyNode(Node):
         self.current: _Request | None = None
         self.pending: _Request | None = None
         self.wakeup = threading.Condition(self.lock)
-        self.chunk_goal = None
+        self.chunk_goal = None  # the running ExecuteChunk goal's ClientGoalHandle
+        self.instruction_goal = None  # the running ExecuteInstruction goal's ServerGoalHandle
 
         self.status_pub = self.create_publisher(PolicyStatus, STATUS_TOPIC, STATUS)
         self.chunk_pub = self.create_publisher(ActionChunk, CHUNK_TOPIC, RELIABLE)
@@ -92,6 +106,13 @@ class PolicyNode(Node):
         self.create_subscription(
             String, self.p["instruction_topic"], self.on_instruction_msg, LATCHED
         )
+        self.steps_pub = self.create_publisher(
+            ChunkSteps, steps_topic(self.p["controller_action"]), STEPS
+        )
+        self.create_timer(
+            self.p["lease_heartbeat_s"], self.on_heartbeat,
+            callback_group=MutuallyExclusiveCallbackGroup(),
+        )  # fmt: skip
         group = ReentrantCallbackGroup()
         self.controller = ActionClient(
             self, ExecuteChunk, self.p["controller_action"], callback_group=group
@@ -99,12 +120,13 @@ class PolicyNode(Node):
         self.action = ActionServer(
             self, ExecuteInstruction, "~/execute_instruction", execute_callback=self.on_goal,
             goal_callback=lambda _: GoalResponse.ACCEPT,
-            cancel_callback=lambda _: CancelResponse.ACCEPT, callback_group=group,
+            handle_accepted_callback=self.on_goal_accepted,
+            cancel_callback=self.on_goal_cancel, callback_group=group,
         )  # fmt: skip
         self.create_service(Trigger, "~/stop", self.on_stop, callback_group=group)
         self.loop = EpisodeLoop(
             policy, self.camera, self.execute, self.loop_config,
-            on_status=self.on_status, on_chunk=self.on_chunk,
+            on_status=self.on_status, on_chunk=self.on_chunk, image_age=self.image_age,
         )  # fmt: skip
         self.worker = threading.Thread(target=self.work, daemon=True)
         self.worker.start()
@@ -116,6 +138,11 @@ class PolicyNode(Node):
         with self.lock:
             self.image_msg = msg
             self.image_stamp = time.monotonic()
+
+    def image_age(self) -> float:
+        """Age of the latest image, s (inf before the first)."""
+        with self.lock:
+            return time.monotonic() - self.image_stamp if self.image_msg is not None else math.inf
 
     def camera(self):
         """The latest image as RGB and its age (s); (None, inf) when none is usable."""
@@ -129,9 +156,23 @@ class PolicyNode(Node):
             self.get_logger().error(f"unusable camera image: {err}", throttle_duration_sec=5.0)
             return None, float("inf")
 
-    def on_instruction_msg(self, msg: String) -> None:
-        """A new instruction preempts the current one; an empty one stops."""
+    def on_instruction_msg(self, msg: String, info: dict) -> None:
+        """A new instruction preempts the current one; an empty one stops.
+
+        One published before this node started is ignored unless act_on_earlier_instruction.
+        """
         text = msg.data.strip()
+        published_ns = int(info.get("source_timestamp", 0) or 0)
+        if published_ns < self.started_ns and not self.p["act_on_earlier_instruction"]:
+            age_s = (self.started_ns - published_ns) / 1e9
+            why = (
+                f"ignored instruction {text[:80]!r}: published {age_s:.1f} s before policy_node "
+                "started (set act_on_earlier_instruction:=true to act on it); publish it again "
+                "to act"
+            )
+            self.get_logger().warning(why)
+            self.publish_status(LoopStatus(instruction="", state=LoopState.IDLE, last_error=why))
+            return
         if not text:
             self.stop("empty instruction")
             return
@@ -191,32 +232,64 @@ class PolicyNode(Node):
                 self.current = None
             request.done.set()
 
-    def execute(self, decision: ChunkDecision) -> tuple[bool, str]:
-        """Send a chunk to the controller and wait for its result (the loop's ``execute``)."""
+    def execute(self, feed: ChunkFeed) -> tuple[bool, str]:
+        """Run a chunk on the controller as its steps arrive (the loop's ``execute``).
+
+        The goal goes out with the steps known now (streaming: the first one); each later step
+        follows on chunk_steps as soon as it is in the feed, and the final message closes the
+        stream. A cancelled feed (stale camera, stop) cancels the goal; a goal that ends early
+        cancels the feed, which stops the decoder.
+        """
         if self.p["dry_run"]:
-            return True, "dry run: not sent to the controller"
+            while not feed.closed and not feed.cancelled:
+                feed.wait(feed.count)
+            return not feed.cancelled, "dry run: not sent to the controller"
         if not self.controller.wait_for_server(timeout_sec=5.0):
             return False, f"no controller action server at {self.p['controller_action']}"
-        goal = ExecuteChunk.Goal(chunk=self.chunk_msg(decision))
-        sent = self.controller.send_goal_async(goal)
-        if not self._wait(sent, 10.0) or not sent.result().accepted:
+        steps = feed.steps()
+        streaming = not feed.closed
+        goal = ExecuteChunk.Goal(chunk=self.chunk_msg(feed, steps), streaming=streaming)
+        handle = _wait_future(self.controller.send_goal_async(goal), 10.0)
+        if handle is None or not handle.accepted:
             return False, "the controller did not accept the chunk"
         with self.lock:
-            self.chunk_goal = sent.result()
-        result = self.chunk_goal.get_result_async()
-        finished = self._wait(result, self.p["chunk_timeout_s"])
+            self.chunk_goal = handle
+        result = handle.get_result_async()
+        result.add_done_callback(lambda _: feed.closed or feed.cancel("the controller ended it"))
+        if streaming:
+            self._stream_steps(feed, handle, len(steps))
+        if feed.cancelled and not result.done():
+            handle.cancel_goal_async()
+        outcome = _wait_future(result, self.p["chunk_timeout_s"])
         with self.lock:
             self.chunk_goal = None
-        if not finished:
+        if outcome is None:
+            handle.cancel_goal_async()
             return False, f"chunk not finished within {self.p['chunk_timeout_s']} s"
-        outcome = result.result().result
-        return outcome.success, outcome.reason
+        return outcome.result.success, outcome.result.reason
 
-    def _wait(self, future, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while not future.done() and time.monotonic() < deadline:
-            time.sleep(0.005)
-        return future.done()
+    def _stream_steps(self, feed: ChunkFeed, handle, sent: int) -> None:
+        """Publish each new step of ``feed`` for ``handle``'s goal until the feed ends."""
+        while True:
+            feed.wait(sent)
+            if feed.cancelled:
+                return
+            steps = feed.steps()
+            closed = feed.closed
+            if len(steps) > sent or closed:
+                msg = ChunkSteps(goal_id=handle.goal_id, first_index=sent, final=closed)
+                msg.error = feed.error if closed else ""
+                self.steps_pub.publish(fill_chunk_msg(msg, steps[sent:], Vector3))
+                sent = len(steps)
+            if closed:
+                return
+
+    def on_heartbeat(self) -> None:
+        """Renew the controller's lease on the running chunk (an empty ChunkSteps)."""
+        with self.lock:
+            handle = self.chunk_goal
+        if handle is not None:
+            self.steps_pub.publish(ChunkSteps(goal_id=handle.goal_id))
 
     def _cancel_chunk(self) -> None:
         with self.lock:
@@ -225,23 +298,23 @@ class PolicyNode(Node):
             goal.cancel_goal_async()
 
     # --- outputs ------------------------------------------------------------------------
-    def chunk_msg(self, decision: ChunkDecision) -> ActionChunk:
-        """The ActionChunk message of a decision (base frame, metres)."""
+    def chunk_msg(self, chunk: ChunkDecision | ChunkFeed, steps, raw_text: str = "") -> ActionChunk:
+        """The ActionChunk message of a chunk's context and ``steps`` (base frame, metres)."""
         msg = ActionChunk(
-            instruction=decision.instruction,
-            subtask=decision.subtask,
-            subtask_index=max(decision.subtask_index, 0),
-            motion_plan=decision.plan,
-            raw_text=decision.raw_text,
+            instruction=chunk.instruction,
+            subtask=chunk.subtask,
+            subtask_index=max(chunk.subtask_index, 0),
+            motion_plan=chunk.plan,
+            raw_text=raw_text,
             step_duration_s=self.p["step_duration_s"],
         )
         msg.header.frame_id = self.p["base_frame"]
         msg.header.stamp = self.get_clock().now().to_msg()
-        return fill_chunk_msg(msg, decision.steps, Vector3)
+        return fill_chunk_msg(msg, steps, Vector3)
 
     def on_chunk(self, decision: ChunkDecision) -> None:
         """Publish every decided chunk, with the model's raw text, for audit."""
-        self.chunk_pub.publish(self.chunk_msg(decision))
+        self.chunk_pub.publish(self.chunk_msg(decision, decision.steps, decision.raw_text))
 
     def on_status(self, status: LoopStatus) -> None:
         """Publish the status and the instruction goal's feedback."""
@@ -278,6 +351,7 @@ class PolicyNode(Node):
             chunk_s=status.stage_s.get("chunk", 0.0),
             execute_s=status.stage_s.get("execute", 0.0),
             verify_s=status.stage_s.get("verify", 0.0),
+            first_step_s=status.stage_s.get("first_step", 0.0),
         )
         msg.header.stamp = self.get_clock().now().to_msg()
         self.status_pub.publish(msg)
@@ -287,25 +361,41 @@ class PolicyNode(Node):
         self.stop("shutting down")
         super().destroy_node()
 
-    # --- the instruction action ---------------------------------------------------------
+    # --- the instruction action (one goal at a time, as ros2/examples server_single_goal) ---
+    def on_goal_accepted(self, goal_handle) -> None:
+        """A new goal aborts the running one, then starts."""
+        with self.lock:
+            previous, self.instruction_goal = self.instruction_goal, goal_handle
+        if previous is not None and previous.is_active:
+            previous.abort()
+        goal_handle.execute()
+
+    def on_goal_cancel(self, goal_handle) -> CancelResponse:
+        """Cancelling the instruction stops acting (its running chunk is cancelled)."""
+        with self.lock:
+            current = (
+                self.current if self.current and self.current.goal_handle is goal_handle else None
+            )
+        if current is not None:
+            current.stop.set()
+            self._cancel_chunk()
+        return CancelResponse.ACCEPT
+
     def on_goal(self, goal_handle) -> ExecuteInstruction.Result:
         """Run one instruction as an action: feedback per state, cancel = stop."""
         request = self.submit(goal_handle.request.instruction.strip(), goal_handle)
         if request is None:
             goal_handle.abort()
             return ExecuteInstruction.Result(success=False, message="instruction refused")
-        while not request.done.wait(timeout=0.05):
-            if not rclpy.ok():  # shutting down: let this thread end so the process can exit
-                request.stop.set()
-                goal_handle.abort()
-                return ExecuteInstruction.Result(success=False, message="policy shutting down")
-            if goal_handle.is_cancel_requested:
-                request.stop.set()
-                self._cancel_chunk()
-                request.done.wait(timeout=10.0)
-                goal_handle.canceled()
-                return ExecuteInstruction.Result(success=False, message="cancelled")
+        if goal_handle.is_cancel_requested:  # cancelled before the worker knew the request
+            request.stop.set()
+        request.done.wait()  # set by the worker; stop() and shutdown end the request too
         result = request.result
+        if not goal_handle.is_active:  # aborted by a newer goal
+            return ExecuteInstruction.Result(success=False, message="preempted by a new goal")
+        if goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+            return ExecuteInstruction.Result(success=False, message="cancelled")
         if result is None:
             goal_handle.abort()
             return ExecuteInstruction.Result(success=False, message="preempted")
@@ -316,6 +406,13 @@ class PolicyNode(Node):
         return ExecuteInstruction.Result(
             success=result.success, message=result.message, subtasks=list(result.subtasks)
         )
+
+
+def _wait_future(future, timeout_s: float):
+    """The future's result once done (a done-callback sets an event), None after timeout_s."""
+    done = threading.Event()
+    future.add_done_callback(lambda _: done.set())
+    return future.result() if done.wait(timeout_s) else None
 
 
 def main(args: list[str] | None = None) -> int:
