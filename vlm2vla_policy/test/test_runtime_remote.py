@@ -154,7 +154,12 @@ def test_bad_requests_are_refused_with_reasons(server, camera_image):
     status, reply = post(structured_outputs={"regex": "[a-z]+"})
     assert status == 400 and "stage grammars" in reply["error"]["message"]
     assert post(model="gpt-4")[0] == 404
-    assert post(stream=True)[0] == 400
+    status, reply = post(stream="yes")
+    assert status == 400 and "'stream' must be true or false" in reply["error"]["message"]
+    status, reply = post(stream_options={"include_usage": True})
+    assert status == 400 and "needs 'stream': true" in reply["error"]["message"]
+    status, reply = post(stream=True, model="gpt-4")
+    assert status == 404  # a streamed request is checked like any other before it starts
     assert _request(chat, token, b"{not json")[0] == 400
     assert _request(chat, token, b"{}", **{"Content-Type": "text/plain"})[0] == 415
     big = json.dumps({"messages": [message], "pad": "x" * 2_100_000}).encode()

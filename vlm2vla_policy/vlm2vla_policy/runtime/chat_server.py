@@ -10,6 +10,14 @@ environment variable, never from the command line); bodies are JSON only (nothin
 unpickled), size-limited, images only as base64 data URLs (nothing is fetched); generation runs
 on one worker thread off the accept loop, with a bounded queue (HTTP 503 when full).
 
+Streaming: ``"stream": true`` answers with Server-Sent Events in OpenAI's chat.completion.chunk
+format (a first chunk with the assistant role, one chunk per piece of text as the model writes it,
+a last chunk with the finish reason, a usage chunk when ``stream_options.include_usage``, then
+``data: [DONE]``), each event written and flushed as soon as the piece is decoded. The response
+starts with the first piece, so a request that fails before any text still gets a JSON error
+with its HTTP status; a failure after that ends the stream with an ``{"error": ...}`` event. A
+client that disconnects stops its generation at the next piece, freeing the worker.
+
 Guided decoding: a request's ``structured_outputs.regex`` (or ``guided_regex``) is honoured when
 it is the regular expression of one of this package's stage grammars (exactly what the remote
 backend sends); any other regex is refused with HTTP 400, since this server cannot constrain to it.
@@ -23,26 +31,32 @@ import ipaddress
 import json
 import logging
 import os
+import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from vlm2vla_policy.language import AtTable, Grammar, LanguageConfig, Stage, grammar_for
-from vlm2vla_policy.runtime.backends.base import GenerationRequest
+from vlm2vla_policy.runtime.backends.base import Completion, GenerationRequest
 from vlm2vla_policy.runtime.backends.hf import HFBackend
-from vlm2vla_policy.runtime.backends.remote import TIMING_FIELD
+from vlm2vla_policy.runtime.backends.remote import DONE, TIMING_FIELD
 from vlm2vla_policy.runtime.chat import ChatFormatError, from_openai_messages
 from vlm2vla_policy.runtime.config import SamplingConfig
 from vlm2vla_policy.runtime.errors import PolicyRuntimeError, RuntimeConfigError
+from vlm2vla_policy.runtime.timing import Timing
 
 logger = logging.getLogger("vlm2vla_serve")
 
 DRAIN_FACTOR = 4
 """A refused body up to this many times the size limit is read and dropped before replying."""
+
+CHUNK_OBJECT = "chat.completion.chunk"
+"""The ``object`` of each event of a streamed answer."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +79,8 @@ class ServeConfig:
     max_tokens_limit: int = 1024
     # Requests waiting or running at once; more get HTTP 503.
     max_pending: int = 8
-    # Seconds a request may wait for its generation before HTTP 504.
+    # Seconds a request may wait for its generation before HTTP 504 (a stream that has
+    # started ends with an error event instead).
     request_timeout_s: float = 300.0
     # Seconds a client may take to send its request before the connection is closed.
     socket_timeout_s: float = 30.0
@@ -159,48 +174,47 @@ class _Handler(BaseHTTPRequestHandler):
             return {"object": "list", "data": data}
         raise _HttpError(HTTPStatus.NOT_FOUND, f"no such path {self.path}", "not_found_error")
 
-    def _post(self) -> dict[str, Any]:
+    def _post(self) -> dict[str, Any] | None:
         if self.path.rstrip("/") != "/v1/chat/completions":
             raise _HttpError(HTTPStatus.NOT_FOUND, f"no such path {self.path}", "not_found_error")
         self._authorize()
         body = self._read_json()
         request, model = self._generation_request(body)
+        stream, include_usage = _stream_options(body)
         if not self.server.slots.acquire(blocking=False):
             raise _HttpError(
                 HTTPStatus.SERVICE_UNAVAILABLE, "too many requests queued; retry later", "busy"
             )
         try:
-            future = self.server.worker.submit(self.server.backend.complete, request)
-            try:
-                completion = future.result(timeout=self.server.config.request_timeout_s)
-            except concurrent.futures.TimeoutError:
-                future.cancel()
-                raise _HttpError(
-                    HTTPStatus.GATEWAY_TIMEOUT, "generation took too long", "timeout"
-                ) from None
+            if stream:
+                _ChunkStream(self, model, include_usage).run(request)
+                return None
+            completion = self._generate(request)
         finally:
             self.server.slots.release()
         timing = completion.timing
-        prompt_tokens = timing.prefill_tokens + timing.reused_tokens
         return {
-            "id": f"chatcmpl-{uuid.uuid4().hex}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": model,
+            **_header(f"chatcmpl-{uuid.uuid4().hex}", model, "chat.completion"),
             "choices": [
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": completion.text},
-                    "finish_reason": "stop" if completion.finished else "length",
+                    "finish_reason": _finish_reason(completion),
                 }
             ],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": timing.decoded_tokens,
-                "total_tokens": prompt_tokens + timing.decoded_tokens,
-            },
+            "usage": _usage(timing),
             TIMING_FIELD: timing.to_dict(),
         }
+
+    def _generate(self, request: GenerationRequest) -> Completion:
+        future = self.server.worker.submit(self.server.backend.complete, request)
+        try:
+            return future.result(timeout=self.server.config.request_timeout_s)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise _HttpError(
+                HTTPStatus.GATEWAY_TIMEOUT, "generation took too long", "timeout"
+            ) from None
 
     def _authorize(self) -> None:
         if not self.server.token:
@@ -257,8 +271,6 @@ class _Handler(BaseHTTPRequestHandler):
                 f"model {model!r} is not served; choose one of {self.server.model_names()}",
                 "not_found_error",
             )
-        if body.get("stream"):
-            raise _HttpError(HTTPStatus.BAD_REQUEST, "streaming is not supported; omit 'stream'")
         if body.get("n", 1) != 1:
             raise _HttpError(HTTPStatus.BAD_REQUEST, "only n=1 is supported")
         limit = self.server.config.max_tokens_limit
@@ -291,7 +303,8 @@ class _Handler(BaseHTTPRequestHandler):
             )
         return grammar
 
-    def _respond(self, handler: Any) -> None:
+    def _respond(self, handler: Callable[[], dict[str, Any] | None]) -> None:
+        """Run ``handler`` and send its JSON payload (None: it answered itself)."""
         try:
             status, payload = HTTPStatus.OK, handler()
         except _HttpError as exc:
@@ -305,9 +318,9 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:
             logger.exception("request failed")
             status = HTTPStatus.INTERNAL_SERVER_ERROR
-            payload = {
-                "error": {"message": "internal error; see the server log", "type": "server_error"}
-            }
+            payload = _server_error()
+        if payload is None:
+            return
         data = json.dumps(payload).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -316,6 +329,163 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
+
+
+class _ClientGoneError(Exception):
+    """Raised by a stream's text sink when its client went away (ends the generation)."""
+
+
+class _ChunkStream:
+    """One streamed answer: generation on the server's worker, events written by the handler.
+
+    The worker's text sink queues each piece; the handler thread writes it as an event at once,
+    so a slow client never stalls the worker. The response (status 200, chunked
+    ``text/event-stream``) starts with the first piece.
+    """
+
+    def __init__(self, handler: _Handler, model: str, include_usage: bool) -> None:
+        self.handler = handler
+        self.model = model
+        self.include_usage = include_usage
+        self.pieces: queue.Queue[str | None] = queue.Queue()
+        self.gone = threading.Event()
+        self.started = False
+        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+
+    def run(self, request: GenerationRequest) -> None:
+        """Generate ``request`` and stream it; raise (before the response started) to refuse."""
+        server = self.handler.server
+        future = server.worker.submit(server.backend.complete, request, self._sink)
+        future.add_done_callback(lambda _: self.pieces.put(None))
+        try:
+            self._relay(time.monotonic() + server.config.request_timeout_s)
+            completion = future.result()
+            self._finish(completion)
+        except _ClientGoneError as exc:
+            logger.info("%s: %s; generation stopped", self.handler.address_string(), exc)
+            self.handler.close_connection = True
+        except Exception as exc:
+            if not self.started:
+                raise
+            self._fail(exc)
+        finally:
+            self.gone.set()
+            future.cancel()
+
+    def _sink(self, piece: str) -> None:
+        """The backend's on_text: queue ``piece``; raise once the client has gone."""
+        if self.gone.is_set():
+            raise _ClientGoneError("the client closed the stream")
+        self.pieces.put(piece)
+
+    def _relay(self, deadline: float) -> None:
+        """Write each queued piece as a content event until the generation ends."""
+        while True:
+            try:
+                piece = self.pieces.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise _HttpError(
+                    HTTPStatus.GATEWAY_TIMEOUT, "generation took too long", "timeout"
+                ) from None
+            if piece is None:
+                return
+            self._send(self._chunk({"content": piece}))
+
+    def _finish(self, completion: Completion) -> None:
+        self._send(self._chunk({}, _finish_reason(completion)))
+        if self.include_usage:
+            timing = completion.timing
+            usage = {"usage": _usage(timing), TIMING_FIELD: timing.to_dict()}
+            self._send({**_header(self.id, self.model, CHUNK_OBJECT), "choices": [], **usage})
+        self._send(DONE)
+        self._write(b"")  # the last, empty chunk of the chunked body
+
+    def _fail(self, exc: Exception) -> None:
+        """End a started stream with an error event (the status line is already sent)."""
+        if isinstance(exc, _HttpError | PolicyRuntimeError):
+            error = {"message": str(exc), "type": getattr(exc, "kind", "invalid_request_error")}
+        else:
+            logger.error("streamed request failed", exc_info=exc)
+            error = _server_error()["error"]
+        self.handler.close_connection = True
+        try:
+            self._send({"error": error})
+            self._send(DONE)
+            self._write(b"")
+        except _ClientGoneError:
+            pass  # the client went away as well
+
+    def _chunk(self, delta: dict[str, str], finish_reason: str | None = None) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
+        return {**_header(self.id, self.model, CHUNK_OBJECT), "choices": [choice]}
+
+    def _send(self, event: dict[str, Any] | str) -> None:
+        """Write one Server-Sent Event (a JSON object or the DONE marker) and flush it."""
+        if not self.started:
+            self._start()
+        data = event if isinstance(event, str) else json.dumps(event)
+        self._write(f"data: {data}\n\n".encode())
+
+    def _start(self) -> None:
+        self.started = True
+        handler = self.handler
+        handler.send_response(HTTPStatus.OK)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.send_header("Cache-Control", "no-cache")
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        self._send(self._chunk({"role": "assistant", "content": ""}))
+
+    def _write(self, data: bytes) -> None:
+        """One chunk of the chunked body (b"": the terminating chunk)."""
+        try:
+            self.handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.handler.wfile.flush()
+        except OSError as exc:
+            raise _ClientGoneError(f"the client closed the stream ({exc})") from None
+
+
+def _stream_options(body: dict[str, Any]) -> tuple[bool, bool]:
+    """Whether ``body`` asks for a stream, and for a usage chunk in it."""
+    stream = body.get("stream", False)
+    options = body.get("stream_options") or {}
+    if not isinstance(stream, bool) or not isinstance(options, dict):
+        raise _HttpError(
+            HTTPStatus.BAD_REQUEST,
+            "'stream' must be true or false and 'stream_options' an object such as "
+            '{"include_usage": true}',
+        )
+    if options and not stream:
+        raise _HttpError(HTTPStatus.BAD_REQUEST, "'stream_options' needs 'stream': true")
+    return stream, bool(options.get("include_usage", False))
+
+
+def _header(completion_id: str, model: str, kind: str) -> dict[str, Any]:
+    """The fields every completion object and chunk starts with."""
+    return {
+        "id": completion_id,
+        "object": kind,
+        "created": int(time.time()),
+        "model": model,
+    }
+
+
+def _finish_reason(completion: Completion) -> str:
+    return "stop" if completion.finished else "length"
+
+
+def _usage(timing: Timing) -> dict[str, int]:
+    """The OpenAI usage object of ``timing`` (prompt tokens count the reused ones)."""
+    prompt_tokens = timing.prefill_tokens + timing.reused_tokens
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": timing.decoded_tokens,
+        "total_tokens": prompt_tokens + timing.decoded_tokens,
+    }
+
+
+def _server_error() -> dict[str, Any]:
+    return {"error": {"message": "internal error; see the server log", "type": "server_error"}}
 
 
 def _is_loopback(host: str) -> bool:
