@@ -103,4 +103,3 @@ class ChunkFeed:
     def time_to_first_step_s(self) -> float | None:
         """From the start of generation to the first step, s (None before it)."""
         return None if self.first_step_s is None else self.first_step_s - self.started_s
-
