@@ -181,8 +181,11 @@ def test_a_retry_that_succeeds_is_counted_and_timed(camera_image):
     )
     result = runner.run(Stage.PLAN, prompt, SamplingConfig())
     assert result.retries == 1 and result.raw_text == "move up and slightly left"
-    assert result.timing == dataclasses.replace(
-        Timing(prefill_tokens=20, decoded_tokens=10), prefill_s=0.2, decode_s=0.4
+    timing = result.timing
+    assert (timing.prefill_tokens, timing.reused_tokens, timing.decoded_tokens) == (20, 0, 10)
+    # Sums of the two attempts' seconds (0.1 + 0.1, 0.2 + 0.2): computed floats.
+    assert (timing.prefill_s, timing.decode_s, timing.overhead_s) == pytest.approx(
+        (0.2, 0.4, 0.0), rel=1e-12, abs=1e-12
     )
     assert backend.requests[0].grammar is grammar_for(Stage.PLAN)
     assert runner.stats()["plan"].retries == 1
