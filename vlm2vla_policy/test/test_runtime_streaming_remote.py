@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
 
+import openai
 import pytest
 from PIL import Image
 
@@ -79,7 +80,6 @@ def _backend(url: str, timeout_s: float = 30.0) -> RemoteBackend:
 
 
 def test_openai_client_streams_the_same_answer(chat_server, image):
-    openai = pytest.importorskip("openai", reason="the official client: pip install openai")
     client = openai.OpenAI(base_url=chat_server.url, api_key=os.environ[TOKEN_ENV])
     arguments = {
         "model": "vlm2vla",
