@@ -52,7 +52,10 @@ class EncodedPrompt:
 class Generation:
     """What one generation wrote and what it cost."""
 
-    # Decoded output text (special tokens and the final end token removed).
+    # Decoded output text (special tokens and the final end token removed): the pieces an
+    # on_text sink received, joined (the same with no sink). Equal to tokenizer.decode(token_ids,
+    # skip_special_tokens=True) for valid UTF-8; where the bytes are invalid each becomes U+FFFD
+    # and the characters around it stay (decode() turns a whole run of byte tokens to U+FFFD).
     text: str
     # Output token ids, the end token excluded.
     token_ids: tuple[int, ...]
@@ -137,7 +140,8 @@ class GenerationEngine:
         state the prefix cache entries belong to (e.g. "adapter" vs "base"), so a cache computed
         with the LoRA adapter is never reused without it. ``on_text`` receives the answer's text
         piece by piece as tokens are decoded (a token that ends inside a multi-byte character is
-        held back until the character is complete); an exception it raises ends the generation.
+        held back until the character is complete, at most four tokens); the pieces join to the
+        returned text exactly. An exception it raises ends the generation.
         """
         start = time.perf_counter()
         ids = prompt.input_ids[0].tolist()
@@ -173,7 +177,7 @@ class GenerationEngine:
         sequence = list(ids)
         written: list[int] = []
         finished = False
-        stream = _TextStream(self.tokenizer, on_text) if on_text is not None else None
+        stream = _TextStream(self.tokenizer, on_text)
         for _ in range(sampling.max_new_tokens):
             allowed = None
             if allowed_tokens is not None:
@@ -186,17 +190,14 @@ class GenerationEngine:
                 break
             written.append(token)
             sequence.append(token)
-            if stream is not None:
-                stream.push(written)
+            stream.push(token)
             if len(written) == sampling.max_new_tokens:
                 break
             step = torch.tensor([[token]], dtype=torch.long, device=self.device)
             logits = self.model(input_ids=step, cache=cache, use_cache=True).logits[0, -1]
         self._synchronize()
         end = time.perf_counter()
-        text = self.tokenizer.decode(written, skip_special_tokens=True)
-        if stream is not None:
-            stream.flush(text)
+        text = stream.flush()
         timing = Timing(
             prefill_tokens=len(ids) - reused,
             reused_tokens=reused,
@@ -217,27 +218,84 @@ class GenerationEngine:
 
 
 class _TextStream:
-    """Hands newly decoded text to a sink, never splitting a multi-byte character."""
+    """Incremental detokenizer: the answer's text piece by piece, with bounded work per token.
 
-    def __init__(self, tokenizer: Any, sink: Callable[[str], None]) -> None:
+    The algorithm of vLLM's ``detokenize_incrementally`` (and transformers' TextIteratorStreamer):
+    ``ids[prefix_offset:read_offset]`` are the tokens of the piece sent last, kept as context
+    since a token's text can depend on its neighbours; ``ids[read_offset:]`` are held, not sent
+    yet. Each token decodes only ``ids[prefix_offset:]`` and sends what that adds to the
+    context's text, unless it ends in U+FFFD (a character still incomplete: wait for its next
+    byte). A character is at most four bytes and a token at least one, so once
+    :data:`_MAX_HELD_TOKENS` are held a trailing U+FFFD is invalid UTF-8: the longest held run
+    that decodes to whole characters is sent, or else the oldest held token alone (as U+FFFD),
+    without context, so that an invalid byte does not spoil the bytes after it (a byte-fallback
+    decoder turns a whole run of byte tokens to U+FFFD when any byte is invalid). That bounds
+    the window. :meth:`flush` sends the rest. The answer's text is the pieces joined.
+    """
+
+    def __init__(self, tokenizer: Any, sink: Callable[[str], None] | None = None) -> None:
         self.tokenizer = tokenizer
         self.sink = sink
-        self.sent = ""
+        self.ids: list[int] = []
+        self.pieces: list[str] = []
+        self.prefix_offset = 0
+        self.read_offset = 0
+        self._prefix_text = ""  # decode(ids[prefix_offset:read_offset])
 
-    def push(self, written: list[int]) -> None:
-        text = self.tokenizer.decode(written, skip_special_tokens=True)
-        if text.endswith("\ufffd") or not text.startswith(self.sent):
-            return  # an incomplete character, or a re-tokenised prefix: wait for more
-        self._send(text)
+    def push(self, token: int) -> None:
+        """Add the next answer token; send the text it completes, if any."""
+        self.ids.append(token)
+        end = len(self.ids)
+        text = self._decode(self.prefix_offset, end)
+        if self._complete(text):
+            self._send(text, end)
+        elif end - self.read_offset >= _MAX_HELD_TOKENS:
+            self._settle(end - 1)
 
-    def flush(self, text: str) -> None:
-        if text.startswith(self.sent):
-            self._send(text)
+    def flush(self) -> str:
+        """Send the text of the tokens still held; return the whole answer's text."""
+        while self.read_offset < len(self.ids):
+            self._settle(len(self.ids))
+        return "".join(self.pieces)
 
-    def _send(self, text: str) -> None:
-        piece, self.sent = text[len(self.sent) :], text
+    def _settle(self, longest: int) -> None:
+        """Send the longest held run up to ``longest`` that is whole, or the oldest held token."""
+        for end in range(longest, self.read_offset, -1):
+            text = self._decode(self.prefix_offset, end)
+            if self._complete(text):
+                self._send(text, end)
+                return
+        piece = self._decode(self.read_offset, self.read_offset + 1)
+        self.read_offset += 1
+        self.prefix_offset, self._prefix_text = self.read_offset, ""
+        self._emit(piece)
+
+    def _complete(self, text: str) -> bool:
+        return len(text) > len(self._prefix_text) and not text.endswith(_REPLACEMENT)
+
+    def _send(self, text: str, end: int) -> None:
+        """Send ``text`` (the decoded ``ids[prefix_offset:end]``) past the context's text."""
+        piece = text[len(self._prefix_text) :]
+        self.prefix_offset, self.read_offset = self.read_offset, end
+        self._prefix_text = self._decode(self.prefix_offset, end)
+        self._emit(piece)
+
+    def _emit(self, piece: str) -> None:
         if piece:
-            self.sink(piece)
+            self.pieces.append(piece)
+            if self.sink is not None:
+                self.sink(piece)
+
+    def _decode(self, start: int, end: int) -> str:
+        return self.tokenizer.decode(self.ids[start:end], skip_special_tokens=True)
+
+
+_REPLACEMENT = "\ufffd"
+"""What a tokenizer decodes an incomplete or invalid UTF-8 byte sequence to."""
+
+_MAX_HELD_TOKENS = 4
+"""Held tokens at which :class:`_TextStream` stops waiting for a character to complete (the
+longest UTF-8 character is 4 bytes); it never holds more than one less."""
 
 
 def _stop_ids(model: Any, tokenizer: Any) -> frozenset[int]:
