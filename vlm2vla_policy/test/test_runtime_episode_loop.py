@@ -272,24 +272,48 @@ def test_stop_during_a_streamed_chunk_cancels_it():
     assert executor.feeds and executor.feeds[0].cancelled == "stopped"
 
 
+class FrameAfterMotion(Executor):
+    """An executor whose camera shows a new frame (pixels = chunks run) 0.2 s after a motion."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frame = (IMAGE, time.monotonic())  # (image, monotonic time it was taken)
+
+    def camera(self) -> tuple[np.ndarray, float]:
+        image, taken_s = self.frame
+        return image, time.monotonic() - taken_s
+
+    def __call__(self, feed) -> tuple[bool, str]:
+        outcome = super().__call__(feed)
+        after = np.full_like(IMAGE, len(self.chunks))
+
+        def new_frame() -> None:
+            self.frame = (after, time.monotonic())
+
+        threading.Timer(0.2, new_frame).start()  # the next camera frame, after the motion
+        return outcome
+
+
 def test_verification_waits_for_an_image_taken_after_the_motion():
     policy = ScriptedPolicy(verdicts=[True, True])
-    frames = {"image": IMAGE, "taken_s": time.monotonic()}
-
-    def camera():
-        return frames["image"], time.monotonic() - frames["taken_s"]
-
-    class Moving(Executor):
-        def __call__(self, feed):
-            outcome = super().__call__(feed)
-            after = np.full_like(IMAGE, len(self.chunks))
-
-            def new_frame() -> None:
-                frames["image"], frames["taken_s"] = after, time.monotonic()
-
-            threading.Timer(0.2, new_frame).start()  # the next camera frame, after the motion
-            return outcome
-
-    result, _, _, _ = run_loop(policy, camera=camera, executor=Moving())
+    executor = FrameAfterMotion()
+    result, _, _, _ = run_loop(policy, camera=executor.camera, executor=executor)
     assert result.success
     assert [int(img[0, 0, 0]) for img in policy.verified_after] == [1, 2]
+
+
+def test_without_verification_the_next_plan_sees_an_image_taken_after_the_motion():
+    policy = ScriptedPolicy(verdicts=[])
+    planned: list[int] = []
+    plan = policy.plan
+
+    def recording_plan(image, subtask, *, instruction):
+        planned.append(int(image[0, 0, 0]))
+        return plan(image, subtask, instruction=instruction)
+
+    policy.plan = recording_plan
+    executor = FrameAfterMotion()
+    config = LoopConfig(streaming=False, verify=False)
+    result, _, _, _ = run_loop(policy, camera=executor.camera, config=config, executor=executor)
+    assert result.success
+    assert planned == [int(IMAGE[0, 0, 0]), 1], "the second plan saw an image from mid-motion"

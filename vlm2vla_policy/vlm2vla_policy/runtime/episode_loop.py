@@ -16,7 +16,8 @@ with the raw text in ``last_error``. Without streaming the whole chunk is parsed
 malformed model output never reaches ``execute``.
 
 Overlap: verification is asked the moment the motion ends, on the first image taken after it
-(never on one from mid-motion). The camera is watched during execution: an image older than
+(never on one from mid-motion); the next cycle's plan, too, only sees an image taken after the
+last motion ended. The camera is watched during execution: an image older than
 ``image_timeout_s`` cancels the running chunk.
 """
 
@@ -177,10 +178,12 @@ class EpisodeLoop:
         self.on_status = on_status
         self.on_chunk = on_chunk
         self.status = LoopStatus(instruction="")
+        self._motion_end_s = 0.0  # when the last motion ended (monotonic, s); 0 before any
 
     def run(self, instruction: str, stop: threading.Event) -> LoopResult:
         """Carry out ``instruction`` until done, failed or ``stop`` is set."""
         self.policy.reset()
+        self._motion_end_s = 0.0
         self._set(LoopStatus(instruction=instruction, state=LoopState.PLANNING))
         try:
             subtasks = self._subtasks(instruction, stop)
@@ -229,7 +232,7 @@ class EpisodeLoop:
         self, instruction: str, subtask: str, following: str | None, stop: threading.Event
     ) -> bool:
         """One plan -> chunk -> execute -> verify cycle; True when the subtask is done."""
-        image = self._fresh_image(stop)
+        image = self._fresh_image(stop, taken_after_s=self._motion_end_s)
         self._set(replace(self.status, state=LoopState.ACTING))
         plan = self._stage(
             "plan", lambda: self.policy.plan(image, subtask, instruction=instruction)
@@ -241,6 +244,7 @@ class EpisodeLoop:
         feed = ChunkFeed(instruction, subtask, self.status.current_index, plan_text)
         run = self._stream_chunk if self.config.streaming else self._whole_chunk
         completed, motion_end_s = run(image, plan.value, feed, stop)
+        self._motion_end_s = max(self._motion_end_s, motion_end_s)
         if not completed:
             return False
         if not self.config.verify:
