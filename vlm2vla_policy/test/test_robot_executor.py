@@ -1,6 +1,7 @@
 """Chunk execution with Bridge semantics: subdivision, clipping, freezing, stops, gripper events."""
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -322,3 +323,144 @@ def test_target_quaternion_for_gripper_down(start_joints):
 def test_invalid_config_is_refused():
     with pytest.raises(ValueError, match="max_step_m"):
         ExecutorConfig(max_step_m=0.0)
+
+
+# --- limits -------------------------------------------------------------------------------------
+def test_a_chunk_with_too_many_steps_is_refused_before_any_per_step_work(start_joints):
+    executor = ChunkExecutor()
+    huge = np.tile([0.01, 0.0, 0.0, 1.0], (100_000, 1))
+    began = time.perf_counter()
+    verdict = executor.start(huge, start_joints)
+    elapsed_s = time.perf_counter() - began
+    assert verdict.status is ControlStatus.TOO_LONG
+    assert "100000 steps" in verdict.reason and "max_chunk_steps = 100" in verdict.reason
+    assert elapsed_s < 0.5, "the step count is checked before the steps are looked at"
+    assert not executor.active
+    assert executor.check_steps(100).ok and not executor.check_steps(101).ok
+
+
+def test_a_chunk_longer_than_max_chunk_duration_is_refused(start_joints):
+    # 10 steps of 5 cm at 1 cm per 0.2 s period: 50 periods, 10 s.
+    chunk = np.tile([0.0, 0.0, 0.05, 1.0], (10, 1))
+    assert ChunkExecutor(ExecutorConfig(max_chunk_duration_s=10.0)).start(chunk, start_joints).ok
+    verdict = ChunkExecutor(ExecutorConfig(max_chunk_duration_s=9.9)).start(chunk, start_joints)
+    assert verdict.status is ControlStatus.TOO_LONG
+    assert "max_chunk_duration_s = 9.9" in verdict.reason and "50 control periods" in verdict.reason
+
+
+def test_the_duration_estimate_counts_the_periods_a_chunk_takes(start_joints):
+    rng = np.random.default_rng(1)
+    chunk = np.column_stack([rng.uniform(-0.06, 0.06, (8, 3)), rng.integers(0, 2, 8)])
+    executor = ChunkExecutor(ExecutorConfig(workspace=None))
+    assert executor.start(chunk, start_joints).ok
+    clipped = np.zeros((8, 7))
+    clipped[:, :3] = np.clip(chunk[:, :3], -0.05, 0.05)
+    assert executor.estimate_periods(clipped) == len(FollowingArm(start_joints).run(executor))
+
+
+def test_invalid_limits_are_refused():
+    with pytest.raises(ValueError, match="max_chunk_steps"):
+        ExecutorConfig(max_chunk_steps=0)
+    with pytest.raises(ValueError, match="max_chunk_duration_s"):
+        ExecutorConfig(max_chunk_duration_s=0.0)
+
+
+# --- streaming ----------------------------------------------------------------------------------
+def test_a_streamed_chunk_holds_until_steps_arrive_and_runs_them_in_order(start_joints):
+    executor = ChunkExecutor()
+    start = KIN.fk(start_joints)[:3, 3]
+    assert executor.start(np.zeros((0, 4)), start_joints, streaming=True).ok
+    arm = FollowingArm(start_joints)
+    waiting = arm.tick(executor)
+    assert waiting.status is ControlStatus.WAITING
+    assert waiting.joints_rad is None and not waiting.finished
+    assert np.allclose(waiting.ee_position_m, start)
+
+    assert not executor.append(np.array([[0.02, 0.0, 0.0, 1.0]]), first_index=0).finished
+    outputs = [arm.tick(executor) for _ in range(3)]
+    assert [out.joints_rad is not None for out in outputs] == [True, True, False]
+    assert outputs[-1].status is ControlStatus.WAITING and not outputs[-1].finished
+    assert np.allclose(np.array(outputs[-1].ee_position_m) - start, [0.02, 0.0, 0.0])
+
+    assert not executor.append(np.array([[0.0, 0.01, 0.0, 1.0]] * 2), first_index=1).finished
+    assert not executor.close().finished, "two steps are still to execute"
+    outputs = [arm.tick(executor) for _ in range(2)]
+    assert [out.step_index for out in outputs] == [1, 2]
+    assert outputs[-1].succeeded and outputs[-1].steps_done == 3 and outputs[-1].num_steps == 3
+    assert np.allclose(np.array(outputs[-1].ee_position_m) - start, [0.02, 0.02, 0.0])
+    assert arm.tick(executor).status is ControlStatus.IDLE
+
+
+def test_closing_a_stream_whose_steps_are_all_executed_ends_it_at_once(start_joints):
+    executor = ChunkExecutor()
+    assert executor.start(np.array([[0.01, 0.0, 0.0, 1.0]]), start_joints, streaming=True).ok
+    arm = FollowingArm(start_joints)
+    assert arm.tick(executor).joints_rad is not None
+    assert arm.tick(executor).status is ControlStatus.WAITING
+    out = executor.close()
+    assert out.succeeded and out.steps_done == 1 and out.joints_rad is None
+    assert not executor.active
+
+
+def test_a_stream_ended_with_an_error_runs_the_steps_received_then_fails(start_joints):
+    executor = ChunkExecutor()
+    chunk = np.array([[0.01, 0.0, 0.0, 1.0], [0.01, 0.0, 0.0, 1.0]])
+    assert executor.start(chunk, start_joints, streaming=True).ok
+    arm = FollowingArm(start_joints)
+    arm.tick(executor)
+    assert not executor.close("malformed text after step 2: 'qq'").finished
+    commanded = arm.tick(executor)
+    assert commanded.joints_rad is not None and not commanded.finished
+    out = arm.tick(executor)
+    assert out.finished and not out.succeeded and out.joints_rad is None
+    assert out.status is ControlStatus.STREAM_ERROR and out.steps_done == 2
+    assert out.reason == "producer ended the stream early: malformed text after step 2: 'qq'"
+
+
+def test_a_gap_in_the_streamed_indices_stops_the_chunk(start_joints):
+    executor = ChunkExecutor()
+    assert executor.start(np.array([[0.01, 0.0, 0.0, 1.0]]), start_joints, streaming=True).ok
+    out = executor.append(np.array([[0.01, 0.0, 0.0, 1.0]]), first_index=2)
+    assert out.finished and out.status is ControlStatus.STEPS_LOST
+    assert "steps lost" in out.reason and "index 2" in out.reason
+    assert not executor.active
+
+
+@pytest.mark.parametrize(
+    ("steps", "status", "words"),
+    [
+        (np.array([[0.01, np.nan, 0.0, 1.0]]), ControlStatus.INVALID_INPUT, "NaN"),
+        (np.zeros((1, 5)), ControlStatus.INVALID_INPUT, "shape"),
+        (np.tile([0.0, 0.0, 0.01, 1.0], (100, 1)), ControlStatus.TOO_LONG, "max_chunk_steps"),
+        (np.tile([0.0, 0.0, 0.05, 1.0], (60, 1)), ControlStatus.TOO_LONG, "max_chunk_duration_s"),
+    ],
+    ids=["nan", "shape", "too_many", "too_long"],
+)
+def test_bad_streamed_steps_stop_the_chunk(start_joints, steps, status, words):
+    executor = ChunkExecutor()
+    assert executor.start(np.array([[0.01, 0.0, 0.0, 1.0]]), start_joints, streaming=True).ok
+    out = executor.append(steps, first_index=1)
+    assert out.finished and out.status is status and out.joints_rad is None
+    assert words in out.reason and "streamed" in out.reason
+    assert FollowingArm(start_joints).tick(executor).status is ControlStatus.IDLE
+
+
+def test_streamed_steps_are_clipped_like_a_chunk(start_joints):
+    executor = ChunkExecutor()
+    assert executor.start(np.array([[0.01, 0.0, 0.0, 1.0]]), start_joints, streaming=True).ok
+    out = executor.append(np.array([[0.0, 0.0, 0.0, 1.0], [0.2, 0.0, 0.0, 1.0]]), first_index=1)
+    assert not out.finished and "steps [2] clipped" in out.reason
+
+
+def test_steps_for_a_chunk_that_is_not_streamed_stop_it(start_joints):
+    executor = ChunkExecutor()
+    assert executor.start(np.array([[0.01, 0.0, 0.0, 1.0]]), start_joints).ok
+    out = executor.append(np.array([[0.01, 0.0, 0.0, 1.0]]), first_index=1)
+    assert out.finished and out.status is ControlStatus.INVALID_INPUT and "closed" in out.reason
+
+
+def test_only_a_streamed_chunk_may_start_empty(start_joints):
+    assert ChunkExecutor().start(np.zeros((0, 4)), start_joints).status is (
+        ControlStatus.INVALID_INPUT
+    )
+    assert ChunkExecutor().start(np.zeros((0, 4)), start_joints, streaming=True).ok

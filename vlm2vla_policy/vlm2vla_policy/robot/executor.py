@@ -18,6 +18,13 @@ Semantics (REFERENCE.md §3, "How the Bridge robot stack applies a delta action"
   chunk ends, and the status says why.
 - The gripper value is thresholded and commanded once per change, after the step's motion (the
   state the step ends in; ``gripper_after_motion=False`` sends it with the step's first period).
+- Limits: a chunk of more than ``max_chunk_steps`` steps, or whose estimated motion (see
+  :meth:`ChunkExecutor.estimate_periods`) is longer than ``max_chunk_duration_s``, is refused.
+- Streaming: a chunk started with ``streaming=True`` may begin with no step; :meth:`append` adds
+  steps (same checks and clipping as a chunk, same limits on the total) and :meth:`close` ends
+  the stream. While every received step is executed and the stream is open the executor holds
+  (status WAITING: no command, the target stays, the chunk is not finished). A stream closed
+  with an error ends the chunk, as failed, once the steps received before it are executed.
 
 A ROS node calls :meth:`ChunkExecutor.tick` every ``period_s`` with the latest joint state and
 publishes what it returns; it needs no logic of its own.
@@ -62,6 +69,8 @@ class ExecutorConfig:
     workspace: WorkspaceBounds | None = field(default_factory=WorkspaceBounds)  # None: no clip
     gripper_after_motion: bool = True  # send a step's gripper change after its motion
     max_joint_state_age_s: float = 0.5  # stop when the joint measurement is older than this, s
+    max_chunk_steps: int = 100  # refuse (or stop a streamed) chunk with more steps than this
+    max_chunk_duration_s: float = 60.0  # ... or whose estimated motion takes longer than this, s
     ik: IKConfig = field(default_factory=IKConfig)  # inverse-kinematics solver settings
     gripper: GripperConfig = field(default_factory=GripperConfig)  # gripper command settings
 
@@ -73,23 +82,33 @@ class ExecutorConfig:
             "max_action_m",
             "max_action_rad",
             "max_joint_state_age_s",
+            "max_chunk_duration_s",
         ):
             if not getattr(self, name) > 0.0:
                 raise ValueError(f"ExecutorConfig.{name} must be > 0, got {getattr(self, name)}")
+        if self.max_chunk_steps < 1:
+            raise ValueError(
+                f"ExecutorConfig.max_chunk_steps must be >= 1, got {self.max_chunk_steps}"
+            )
+
+    @property
+    def max_chunk_periods(self) -> int:
+        """The most control periods a chunk may take (``max_chunk_duration_s / period_s``)."""
+        return math.floor(self.max_chunk_duration_s / self.period_s + _PERIOD_COUNT_SLACK)
 
 
 @dataclass(frozen=True, eq=False)
 class PeriodCommand:
     """What to do in one control period. Publish ``joints_rad`` and ``gripper`` when not None."""
 
-    status: ControlStatus  # OK / WORKSPACE_CLIPPED come with a command; the rest do not
+    status: ControlStatus  # OK / WORKSPACE_CLIPPED from tick() come with a command; others not
     reason: str  # why (stop reason, clip note); empty when plainly OK
     joints_rad: np.ndarray | None  # arm command (rad, WX250S.joint_names order) or None
     gripper: GripperCommand | None  # gripper command when its state changes, else None
     ee_target: np.ndarray | None  # commanded EE target after this period (4x4, base frame, m)
     step_index: int  # 0-based chunk step this period belongs to
     steps_done: int  # chunk steps completed so far
-    num_steps: int  # steps in the chunk (0 when idle)
+    num_steps: int  # steps in the chunk (streamed: received so far; 0 when idle)
     finished: bool  # True on the period that ends the chunk, by completion or by a stop
 
     @property
@@ -148,6 +167,9 @@ class ChunkExecutor:
         self._period = 0
         self._plan: _StepPlan | None = None
         self._estop_reason: str | None = None
+        self._open = False  # a streamed chunk whose producer may still append steps
+        self._stream_error = ""  # why the producer closed its stream early ("" if whole)
+        self._periods = 0  # estimated control periods of the steps received
 
     @property
     def target(self) -> np.ndarray | None:
@@ -178,22 +200,32 @@ class ChunkExecutor:
         self._period = 0
         return OK
 
-    def start(self, chunk: np.ndarray, measured_joints_rad: np.ndarray | None) -> Verdict:
+    def start(
+        self,
+        chunk: np.ndarray,
+        measured_joints_rad: np.ndarray | None,
+        streaming: bool = False,
+    ) -> Verdict:
         """Begin executing ``chunk``, replacing any chunk in progress.
 
         ``chunk`` is (N, 4) ``[dx, dy, dz, gripper]`` (metres, base frame; gripper 1 = open), or
-        (N, 7) ``[dx, dy, dz, droll, dpitch, dyaw, gripper]`` when ``use_rotation`` is on. The
-        measured joints initialise the target if it was never set. Returns OK (with a note when
-        steps were clipped) or why the chunk was refused; the first command comes from tick().
+        (N, 7) ``[dx, dy, dz, droll, dpitch, dyaw, gripper]`` when ``use_rotation`` is on. With
+        ``streaming`` N may be 0 and :meth:`append` adds steps until :meth:`close`. The measured
+        joints initialise the target if it was never set. Returns OK (with a note when steps were
+        clipped) or why the chunk was refused; the first command comes from tick().
         """
         if self._estop_reason is not None:
             return Verdict(
                 ControlStatus.ESTOPPED,
                 f"emergency stop latched ({self._estop_reason}); release it before a new chunk",
             )
-        steps, note = self._parse_chunk(chunk)
+        steps, parsed = self._parse_chunk(chunk, first_index=0, allow_empty=streaming)
         if steps is None:
-            return Verdict(ControlStatus.INVALID_INPUT, note)
+            return parsed
+        periods = self.estimate_periods(steps)
+        limit = self._check_duration(len(steps), periods)
+        if not limit.ok:
+            return limit
         if self._target is None:
             verdict = self.reset_target(measured_joints_rad)
             if not verdict.ok:
@@ -202,7 +234,85 @@ class ChunkExecutor:
         self._step = 0
         self._period = 0
         self._plan = None
-        return Verdict(ControlStatus.OK, note)
+        self._open = streaming
+        self._stream_error = ""
+        self._periods = periods
+        return parsed
+
+    def check_steps(self, num_steps: int) -> Verdict:
+        """OK when a chunk of ``num_steps`` steps is within ``max_chunk_steps``, else why not.
+
+        Cheap: call it before converting a large message into an array.
+        """
+        limit = self.config.max_chunk_steps
+        if num_steps <= limit:
+            return OK
+        return Verdict(
+            ControlStatus.TOO_LONG,
+            f"chunk has {num_steps} steps, more than max_chunk_steps = {limit}; send at most "
+            f"{limit} steps per goal (or raise max_chunk_steps)",
+        )
+
+    def estimate_periods(self, steps: np.ndarray) -> int:
+        """Control periods that clipped (k, 7) ``steps`` take, before any workspace clipping.
+
+        Per step ``max(1, ceil(|translation| / max_step_m), ceil(|rotation| /
+        max_rotation_step_rad))``, with the norm of the Euler angles standing in for the angle.
+        """
+        if len(steps) == 0:
+            return 0
+        translation = np.linalg.norm(steps[:, :3], axis=1) / self.config.max_step_m
+        rotation = np.linalg.norm(steps[:, 3:6], axis=1) / self.config.max_rotation_step_rad
+        periods = np.ceil(np.maximum(translation, rotation) - _PERIOD_COUNT_SLACK)
+        return int(np.maximum(periods, 1.0).sum())
+
+    def append(self, steps: np.ndarray, first_index: int) -> PeriodCommand:
+        """Add steps to the streamed chunk in progress; ``first_index`` is the first one's index.
+
+        ``steps`` is (k, 4) or (k, 7) as in :meth:`start` (k may be 0: only the index is checked).
+        Returns a not-finished output (OK, with a note when steps were clipped) when they were
+        added; otherwise the chunk stops and the finished output says why: no open stream, a
+        gap in the indices (steps lost), invalid steps, or a chunk grown past the limits.
+        """
+        if self._chunk is None:
+            return self._output(ControlStatus.IDLE, "", finished=False)
+        if not self._open:
+            return self._stop(
+                Verdict(ControlStatus.INVALID_INPUT, "steps appended to a chunk whose stream is "
+                        "closed (or that was not started with streaming)")
+            )  # fmt: skip
+        received = len(self._chunk)
+        if first_index != received:
+            return self._stop(
+                Verdict(ControlStatus.STEPS_LOST, f"steps lost: streamed steps start at index "
+                        f"{first_index}, but {received} steps were received; stopped")
+            )  # fmt: skip
+        added, parsed = self._parse_chunk(steps, first_index=received, allow_empty=True)
+        if added is None:
+            return self._stop(Verdict(parsed.status, f"streamed steps refused: {parsed.reason}"))
+        periods = self._periods + self.estimate_periods(added)
+        limit = self._check_duration(received + len(added), periods)
+        if not limit.ok:
+            return self._stop(Verdict(limit.status, f"streamed chunk stopped: {limit.reason}"))
+        self._chunk = np.vstack([self._chunk, added])
+        self._periods = periods
+        return self._output(ControlStatus.OK, parsed.reason, finished=False)
+
+    def close(self, error: str = "") -> PeriodCommand:
+        """End the stream of the chunk in progress: no step follows.
+
+        ``error`` says why the producer ended early ("" when the chunk is whole). The steps
+        received still execute; the chunk then succeeds, or fails with the error. Returns the
+        finished output when that is now (every step already executed), else a not-finished one.
+        """
+        if self._chunk is None:
+            return self._output(ControlStatus.IDLE, "", finished=False)
+        if self._open:
+            self._open = False
+            self._stream_error = error
+        if self._step < len(self._chunk):
+            return self._output(ControlStatus.OK, "", finished=False)
+        return self._end_of_stream()
 
     def tick(
         self, measured_joints_rad: np.ndarray | None, joints_stamp_s: float, now_s: float
@@ -216,6 +326,10 @@ class ChunkExecutor:
             return self._output(ControlStatus.ESTOPPED, self._estop_reason, finished=False)
         if self._chunk is None:
             return self._output(ControlStatus.IDLE, "", finished=False)
+        if self._step == len(self._chunk):  # streamed: every received step executed
+            if self._open:
+                return self._output(ControlStatus.WAITING, "waiting for streamed steps", False)
+            return self._end_of_stream()
         verdict = self.safety.check_measurement(measured_joints_rad, joints_stamp_s, now_s)
         if not verdict.ok:
             return self._stop(verdict)
@@ -250,7 +364,7 @@ class ChunkExecutor:
             self._period = 0
             self._plan = None
         num_steps = len(self._chunk)
-        finished = self._step == num_steps
+        finished = self._step == num_steps and not self._open and not self._stream_error
         if finished:
             self._chunk = None
         status = ControlStatus.WORKSPACE_CLIPPED if plan.clip_note else ControlStatus.OK
@@ -267,11 +381,18 @@ class ChunkExecutor:
             finished=finished,
         )
 
-    def cancel(self, reason: str = "cancelled by the caller") -> PeriodCommand:
-        """End the chunk in progress now; returns its final period output (CANCELLED, or IDLE)."""
+    def cancel(
+        self,
+        reason: str = "cancelled by the caller",
+        status: ControlStatus = ControlStatus.CANCELLED,
+    ) -> PeriodCommand:
+        """End the chunk in progress now; returns its final output (``status``, or IDLE).
+
+        No further command comes for it; the target stays where the last command put it.
+        """
         if self._chunk is None:
             return self._output(ControlStatus.IDLE, "", finished=False)
-        return self._stop(Verdict(ControlStatus.CANCELLED, reason))
+        return self._stop(Verdict(status, reason))
 
     def estop(self, reason: str = "emergency stop") -> PeriodCommand:
         """Latch the emergency stop: end any chunk and command nothing until released."""
@@ -309,12 +430,40 @@ class ChunkExecutor:
         )
         return _StepPlan(start, translation_m, rotation_vec, periods, float(step[6]), clip_note)
 
-    def _parse_chunk(self, chunk: np.ndarray) -> tuple[np.ndarray | None, str]:
-        """(N, 7) steps with clipped values and a note of what was clipped, or (None, why)."""
+    def _end_of_stream(self) -> PeriodCommand:
+        """Every received step executed and the stream closed: the chunk ends (no command)."""
+        if self._stream_error:
+            reason = f"producer ended the stream early: {self._stream_error}"
+            return self._stop(Verdict(ControlStatus.STREAM_ERROR, reason))
+        return self._stop(Verdict(ControlStatus.OK, ""))
+
+    def _check_duration(self, num_steps: int, periods: int) -> Verdict:
+        if periods <= self.config.max_chunk_periods:
+            return OK
+        return Verdict(
+            ControlStatus.TOO_LONG,
+            f"chunk of {num_steps} steps takes about {periods * self.config.period_s:.1f} s "
+            f"({periods} control periods of {self.config.period_s} s), more than "
+            f"max_chunk_duration_s = {self.config.max_chunk_duration_s} s; send shorter chunks "
+            "(or raise max_chunk_duration_s)",
+        )
+
+    def _parse_chunk(
+        self, chunk: np.ndarray, first_index: int, allow_empty: bool
+    ) -> tuple[np.ndarray | None, Verdict]:
+        """(N, 7) clipped steps and OK with a note of what was clipped, or (None, why refused).
+
+        ``first_index`` is the chunk index of the first step (for the note and the step limit).
+        """
         try:
             raw = np.asarray(chunk, dtype=float)
         except (TypeError, ValueError) as error:
-            return None, f"chunk is not a numeric array ({error}); send an (N, 4) float array"
+            return None, Verdict(
+                ControlStatus.INVALID_INPUT,
+                f"chunk is not a numeric array ({error}); send an (N, 4) float array",
+            )
+        if allow_empty and raw.size == 0:
+            return np.zeros((0, ROTATION_CHUNK_COLUMNS)), OK
         columns = (
             (TRANSLATION_CHUNK_COLUMNS, ROTATION_CHUNK_COLUMNS)
             if self.config.use_rotation
@@ -326,11 +475,16 @@ class ChunkExecutor:
                 if self.config.use_rotation
                 else "; (N, 7) chunks with rotation need ExecutorConfig.use_rotation=True"
             )
-            return None, (
-                f"chunk must have shape (N >= 1, one of {columns}), got {raw.shape}{rotation_hint}"
+            return None, Verdict(
+                ControlStatus.INVALID_INPUT,
+                f"chunk must have shape (N >= 1, one of {columns}), got {raw.shape}{rotation_hint}",
             )
+        verdict = self.check_steps(first_index + raw.shape[0])
+        if not verdict.ok:
+            return None, verdict
         if not np.all(np.isfinite(raw)):
-            return None, "chunk contains NaN or infinite values; refusing to move"
+            why = "chunk contains NaN or infinite values; refusing to move"
+            return None, Verdict(ControlStatus.INVALID_INPUT, why)
         steps = np.zeros((raw.shape[0], ROTATION_CHUNK_COLUMNS))
         steps[:, :3] = raw[:, :3]
         steps[:, 6] = raw[:, -1]
@@ -342,20 +496,21 @@ class ChunkExecutor:
             steps[:, 3:6], -self.config.max_action_rad, self.config.max_action_rad
         )
         clipped[:, 6] = np.clip(steps[:, 6], 0.0, 1.0)
-        changed = np.flatnonzero(np.any(clipped != steps, axis=1))
+        changed = first_index + np.flatnonzero(np.any(clipped != steps, axis=1))
         note = (
             f"steps {changed.tolist()} clipped to +-{self.config.max_action_m} m, "
             f"+-{self.config.max_action_rad} rad, gripper [0, 1]"
             if changed.size
             else ""
         )
-        return clipped, note
+        return clipped, Verdict(ControlStatus.OK, note)
 
     def _stop(self, verdict: Verdict) -> PeriodCommand:
         num_steps = 0 if self._chunk is None else len(self._chunk)
         self._chunk = None
         self._plan = None
         self._period = 0
+        self._open = False
         return self._output(verdict.status, verdict.reason, finished=True, num_steps=num_steps)
 
     def _output(

@@ -19,6 +19,11 @@ class ControlStatus(enum.Enum):
     INVALID_INPUT = "invalid_input"  # stop/reject: malformed chunk or joint measurement
     ESTOPPED = "estopped"  # stop: emergency stop latched; nothing moves until released
     CANCELLED = "cancelled"  # stop: the chunk was cancelled by the caller
+    WAITING = "waiting"  # streamed chunk: every received step executed, more to come; holding
+    TOO_LONG = "too_long"  # reject/stop: more steps or a longer motion than the limits allow
+    STEPS_LOST = "steps_lost"  # stop: streamed steps do not follow the steps received so far
+    STREAM_ERROR = "stream_error"  # stop: the producer ended its stream early (its error says why)
+    LEASE_LAPSED = "lease_lapsed"  # stop: the goal's producer stopped renewing its lease
 
     @property
     def commands(self) -> bool:
