@@ -34,6 +34,7 @@ from vlm2vla_msgs.action import ExecuteChunk
 from vlm2vla_msgs.msg import ActionChunk, PolicyStatus
 from vlm2vla_policy.nodes.qos import LATCHED, STATUS
 from vlm2vla_policy.processes import ros_executable, stop_process
+from vlm2vla_policy.testing.lease import LeaseHeartbeat, new_goal_id
 
 
 def start(package: str, executable: str, *args: str) -> subprocess.Popen:
@@ -56,8 +57,10 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def controller_timing(node: Node, commands: list[float], seconds: float) -> dict:
-    """Send one long chunk and measure the command period."""
+    """Send one long chunk, heartbeating its lease as policy_node does; measure the period."""
     client = ActionClient(node, ExecuteChunk, "/controller_node/execute_chunk")
+    heartbeat = LeaseHeartbeat(node)
+    assert wait_until(heartbeat.matched, 30.0), "controller_node does not read chunk_steps"
     assert client.wait_for_server(timeout_sec=30.0), "controller_node did not come up"
     steps = int(seconds / 0.2 / 2)
     chunk = ActionChunk(
@@ -65,10 +68,12 @@ def controller_timing(node: Node, commands: list[float], seconds: float) -> dict
         gripper=[1.0] * steps,
     )
     commands.clear()
-    goal = client.send_goal_async(ExecuteChunk.Goal(chunk=chunk))
+    goal_id = heartbeat.hold(new_goal_id())
+    goal = client.send_goal_async(ExecuteChunk.Goal(chunk=chunk), goal_uuid=goal_id)
     wait_until(goal.done, 10.0)
     result = goal.result().get_result_async()
     wait_until(result.done, seconds * 3)
+    heartbeat.release(goal_id)
     periods = np.diff(commands)
     errors_ms = np.abs(periods - 0.2) * 1000.0
     return {
@@ -137,7 +142,13 @@ def main() -> None:
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     threading.Thread(target=executor.spin, daemon=True).start()
-    procs = [start("vlm2vla_policy", "fake_xs_driver"), start("vlm2vla_policy", "controller_node")]
+    # The timing chunk is one goal (2 cm steps, two periods each): the limits must let it run.
+    procs = [
+        start("vlm2vla_policy", "fake_xs_driver"),
+        start("vlm2vla_policy", "controller_node",
+              "-p", f"max_chunk_steps:={max(100, int(args.seconds / 0.4))}",
+              "-p", f"max_chunk_duration_s:={max(60.0, 2 * args.seconds)}"),
+    ]  # fmt: skip
     try:
         control = controller_timing(node, commands, args.seconds)
         procs.append(

@@ -2,26 +2,36 @@
 
 A thin adapter over :class:`vlm2vla_policy.robot.ChunkExecutor`: a fixed-rate timer calls
 ``tick`` with the latest joint state and publishes what it returns on the Interbotix driver's
-topics. Owns every safety stop: stale joint states, e-stop (until resume), cancel, limits.
+topics. Owns every safety stop: stale joint states, e-stop (until resume), cancel, the producer's
+lease, limits on a chunk's length.
 
 Topics (``<ns>`` = the robot_name parameter):
   sub  /<ns>/joint_states                   sensor_msgs/JointState
+  sub  ~/chunk_steps                        vlm2vla_msgs/ChunkSteps (streamed steps, lease;
+                                            reliable, volatile, keep last 1000: qos.STEPS)
   pub  /<ns>/commands/joint_group           interbotix_xs_msgs/JointGroupCommand (name "arm")
   pub  /<ns>/commands/joint_single          interbotix_xs_msgs/JointSingleCommand (name "gripper")
   pub  ~/ee_target                          geometry_msgs/PoseStamped (commanded EE target)
   pub  ~/chunk_markers                      visualization_msgs/MarkerArray (path, gripper events)
-Action: ~/execute_chunk (vlm2vla_msgs/ExecuteChunk). A new goal preempts the running one.
+Action: ~/execute_chunk (vlm2vla_msgs/ExecuteChunk). One goal at a time: a new goal aborts the
+running one (ros2/examples server_single_goal). Every goal is leased (``lease_timeout_s``): its
+producer renews the lease with ChunkSteps on ~/chunk_steps (empty ones are heartbeats), and a
+streamed goal (``streaming``) gets its later steps there too. Lease lapse, e-stop, cancel,
+preemption and shutdown end the goal at once; the arm then holds.
 Services: ~/estop, ~/resume, ~/home, ~/sleep (std_srvs/Trigger).
 """
 
 import sys
 import threading
 import time
+from collections import deque
+from dataclasses import dataclass, field
 
 import numpy as np
 import rclpy
 from geometry_msgs.msg import PoseStamped
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
@@ -31,7 +41,12 @@ from visualization_msgs.msg import MarkerArray
 from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
 from interbotix_xs_msgs.srv import OperatingModes, RobotInfo
 from vlm2vla_msgs.action import ExecuteChunk
-from vlm2vla_policy.nodes.chunk_msgs import ChunkMessageError, chunk_from_msg
+from vlm2vla_msgs.msg import ChunkSteps
+from vlm2vla_policy.nodes.chunk_msgs import (
+    ChunkMessageError,
+    chunk_from_msg,
+    chunk_steps_from_msg,
+)
 from vlm2vla_policy.nodes.markers import chunk_markers
 from vlm2vla_policy.nodes.params import (
     Param,
@@ -41,7 +56,7 @@ from vlm2vla_policy.nodes.params import (
     one_of,
     positive,
 )
-from vlm2vla_policy.nodes.qos import LATCHED, RELIABLE, SENSOR
+from vlm2vla_policy.nodes.qos import LATCHED, RELIABLE, SENSOR, STEPS
 from vlm2vla_policy.nodes.spin import run_node
 from vlm2vla_policy.robot import (
     BRIDGE_NEUTRAL_JOINTS_RAD,
@@ -55,6 +70,12 @@ from vlm2vla_policy.robot import (
     WorkspaceBounds,
 )
 from vlm2vla_policy.robot.joint_moves import joint_path, solve_start_pose
+from vlm2vla_policy.robot.lease import Lease
+
+# How long ChunkSteps for a goal that is not accepted yet are kept for it, s (acceptance takes
+# milliseconds; this only bounds what messages for unknown goals can hold).
+EARLY_KEEP_S = 5.0
+ENDED_KEPT = 64  # ended goal ids remembered, so their late heartbeats are not kept as early
 
 
 def _bounds(value: list[float]) -> str | None:
@@ -71,6 +92,15 @@ PARAMS = (
     Param("workspace_y_m", [-0.15, 0.25], "EE target y range [min, max] (+y left), m", _bounds),
     Param("workspace_z_m", [-0.01, 0.25], "EE target z range [min, max], m", _bounds),
     Param("joint_state_timeout_s", 0.5, "stop when joint states are older than this, s", positive),
+    Param("lease_timeout_s", 0.5, "stop a chunk (and hold) when its producer sent nothing on "
+          "~/chunk_steps (steps or an empty heartbeat) for this long, s; no arm command comes "
+          "later than this plus one control period after its last message. 0 disables the "
+          "lease (for hand tools that cannot send heartbeats)", non_negative),
+    Param("max_chunk_steps", 100, "refuse a chunk with more steps than this (a streamed chunk "
+          "that grows past it is stopped)", positive),
+    Param("max_chunk_duration_s", 60.0, "refuse a chunk whose estimated motion takes longer, s: "
+          "max(1, ceil(|clipped step| / max_step_m)) control periods per step (a streamed chunk "
+          "that grows past it is stopped)", positive),
     Param("gripper_mode", "pwm", "driver gripper mode: pwm (P-loop on the finger) or position",
           one_of("pwm", "position")),
     Param("gripper_pwm_limit", 350.0, "largest gripper PWM sent (Bridge: 350)", positive),
@@ -111,8 +141,31 @@ def executor_config(p: dict) -> ExecutorConfig:
             tuple(p["workspace_x_m"]), tuple(p["workspace_y_m"]), tuple(p["workspace_z_m"])
         ),
         max_joint_state_age_s=p["joint_state_timeout_s"],
+        max_chunk_steps=p["max_chunk_steps"],
+        max_chunk_duration_s=p["max_chunk_duration_s"],
         gripper=gripper,
     )
+
+
+@dataclass(eq=False)
+class GoalState:
+    """One ExecuteChunk goal: its handle, its producer's lease, its steps and how it ended.
+
+    ``done`` is set exactly once, by whoever ends the goal (the control tick, a cancel, the lease,
+    the e-stop, a newer goal, shutdown), after ``result`` is set and the handle is terminal.
+    """
+
+    handle: ServerGoalHandle
+    lease: Lease  # renewed by every ChunkSteps for this goal (time.monotonic(), s)
+    start_m: np.ndarray  # EE target position when the chunk started, base frame, m (markers)
+    steps: np.ndarray  # (N, 4) steps received so far (markers)
+    done: threading.Event = field(default_factory=threading.Event)
+    result: ExecuteChunk.Result | None = None
+
+    @property
+    def uuid(self) -> bytes:
+        """The goal id's 16 bytes (as ChunkSteps.goal_id carries them)."""
+        return bytes(self.handle.goal_id.uuid)
 
 
 class ControllerNode(Node):
@@ -129,9 +182,11 @@ class ControllerNode(Node):
         self.joints_stamp_s = 0.0
         self.pose_path: list[np.ndarray] = []
         self.pose_done = threading.Event()
-        self.goal = None
-        self.goal_done = threading.Event()
-        self.last: PeriodCommand | None = None
+        self.goal: GoalState | None = None  # the running goal (its chunk is in the executor)
+        self.goals: dict[bytes, GoalState] = {}  # every goal whose execute has not returned
+        self.ended: deque[bytes] = deque(maxlen=ENDED_KEPT)  # ids of the latest ended goals
+        # ChunkSteps that came before their goal was accepted here: (receipt time, message).
+        self.early: dict[bytes, list[tuple[float, ChunkSteps]]] = {}
         self.last_target = PoseStamped()
         # Dry run with no driver: a virtual arm at Bridge's neutral pose reaches every command.
         self.virtual_arm = self.p["dry_run"]
@@ -164,10 +219,15 @@ class ControllerNode(Node):
         if self.p["gripper_mode"] == "pwm":
             loop_s = self.chunks.config.gripper.loop_period_s
             self.create_timer(loop_s, self.on_gripper_loop, callback_group=control)
+        # In order, one at a time (a first_index gap stops the chunk), beside the control tick.
+        self.create_subscription(
+            ChunkSteps, "~/chunk_steps", self.on_chunk_steps, STEPS,
+            callback_group=MutuallyExclusiveCallbackGroup(),
+        )  # fmt: skip
         self.action = ActionServer(
             self, ExecuteChunk, "~/execute_chunk",
             execute_callback=self.execute, goal_callback=lambda _: GoalResponse.ACCEPT,
-            handle_accepted_callback=self.preempt_and_start,
+            handle_accepted_callback=self.on_goal_accepted,
             cancel_callback=lambda _: CancelResponse.ACCEPT, callback_group=waiting,
         )  # fmt: skip
         self.create_service(Trigger, "~/estop", self.on_estop, callback_group=control)
@@ -219,7 +279,12 @@ class ControllerNode(Node):
 
     # --- control loop -------------------------------------------------------------------
     def on_tick(self) -> None:
-        """One control period: a pose-move waypoint, or the executor's next command."""
+        """One control period: a pose-move waypoint, or the executor's next command.
+
+        The running goal's cancel request and lease are checked first, so no command follows a
+        cancel or a lapsed lease. Commands are published under the lock: a goal that ends in
+        another callback (preemption, lapse) cannot have a command of its chunk sent after it.
+        """
         with self.lock:
             if self.pose_path:
                 self._send_arm(self.pose_path.pop(0))
@@ -230,18 +295,30 @@ class ControllerNode(Node):
                 if self.joints is None:
                     self.joints = np.array(BRIDGE_NEUTRAL_JOINTS_RAD)
                 self.joints_stamp_s = self._now_s()
-            out = self.chunks.tick(self.joints, self.joints_stamp_s, self._now_s())
-        if out.status is ControlStatus.IDLE:
-            return
-        if out.joints_rad is not None:
-            self._send_arm(out.joints_rad)
-        if out.gripper is not None and not self.p["dry_run"]:
-            self.single_pub.publish(JointSingleCommand(name="gripper", cmd=out.gripper.value))
-        if out.ee_target is not None:
-            self._publish_target(out)
-        if not out.status.commands:
-            self.get_logger().warning(f"stopped and holding: {out.status.value}: {out.reason}")
-        self._report(out)
+            out = self._stop_requested() or self.chunks.tick(
+                self.joints, self.joints_stamp_s, self._now_s()
+            )
+            if out.joints_rad is None and not out.finished:
+                return  # idle, e-stopped, or waiting for streamed steps: hold
+            if out.joints_rad is not None:
+                self._send_arm(out.joints_rad)
+            if out.gripper is not None and not self.p["dry_run"]:
+                self.single_pub.publish(JointSingleCommand(name="gripper", cmd=out.gripper.value))
+            if out.ee_target is not None:
+                self._publish_target(out)
+            self._report(out)
+
+    def _stop_requested(self) -> PeriodCommand | None:
+        """The running goal's final output when it was cancelled or its lease lapsed, else None."""
+        goal = self.goal
+        if goal is None:
+            return None
+        if goal.handle.is_cancel_requested:
+            return self.chunks.cancel("cancelled by the client")
+        now_s = time.monotonic()
+        if goal.lease.lapsed(now_s):
+            return self.chunks.cancel(goal.lease.reason(now_s), ControlStatus.LEASE_LAPSED)
+        return None
 
     def on_gripper_loop(self) -> None:
         """PWM mode: the finger-position P-loop (Bridge runs it at 50 Hz)."""
@@ -272,87 +349,178 @@ class ControllerNode(Node):
         self.last_target = msg
 
     def _report(self, out: PeriodCommand) -> None:
+        """Feedback to the running goal, and its end when ``out`` finished it (lock held)."""
         goal = self.goal
-        if goal is None or not goal.is_active:
+        if goal is None:
             return
-        if out.ee_target is not None and out.status.commands:
-            goal.publish_feedback(
+        if out.joints_rad is not None:
+            goal.handle.publish_feedback(
                 ExecuteChunk.Feedback(step_index=out.step_index, ee_target=self.last_target)
             )
         if out.finished:
-            self.last = out
-            self.goal_done.set()
+            self._end_goal(goal, out)
 
     def _now_s(self) -> float:
         return self.get_clock().now().nanoseconds / 1e9
 
     # --- action -------------------------------------------------------------------------
-    def preempt_and_start(self, goal_handle) -> None:
-        """A new goal ends the running one (it returns 'preempted'), then starts."""
-        previous = self.goal
-        if previous is not None and previous.is_active:
-            self.goal_done.set()
-        goal_handle.execute()
-
-    def execute(self, goal_handle) -> ExecuteChunk.Result:
-        """Run one chunk to its end, a stop, a cancel or a preemption."""
-        while self.goal is not None and self.goal.is_active and self.goal is not goal_handle:
-            time.sleep(0.005)  # the preempted goal's execute is returning
-        try:
-            steps = chunk_from_msg(goal_handle.request.chunk)
-        except ChunkMessageError as err:
-            return self._refuse(goal_handle, str(err))
+    def on_goal_accepted(self, goal_handle: ServerGoalHandle) -> None:
+        """Abort the running goal (preempted), then start this one's chunk and lease."""
+        request = goal_handle.request
         with self.lock:
-            verdict = self.chunks.start(steps, self.joints)
-            target = self.chunks.target
-        if not verdict.ok:
-            return self._refuse(goal_handle, verdict.reason)
-        self.get_logger().info(f"executing a chunk of {len(steps)} steps {verdict.reason}")
-        stamp = self.get_clock().now().to_msg()
-        self.marker_pub.publish(chunk_markers(target[:3, 3], steps, self.p["base_frame"], stamp))
-        self.goal_done.clear()
-        self.last = None
-        self.goal = goal_handle
-        while not self.goal_done.wait(timeout=0.01):
-            if not rclpy.ok():  # shutting down: stop, so this thread lets the process exit
-                with self.lock:
-                    self.chunks.cancel("controller shutting down")
-                return self._refuse(goal_handle, "controller shutting down")
-            if goal_handle.is_cancel_requested:
-                with self.lock:
-                    out = self.chunks.cancel("cancelled by the client")
-                goal_handle.canceled()
-                return ExecuteChunk.Result(
-                    success=False, steps_executed=out.steps_done, reason=out.reason
-                )
-        out = self.last
-        if out is None:  # preempted by a newer goal
-            goal_handle.abort()
-            return ExecuteChunk.Result(
-                success=False, steps_executed=0, reason="preempted by a new chunk"
-            )
-        result = ExecuteChunk.Result(
-            success=out.succeeded, steps_executed=out.steps_done,
-            reason="done" if out.succeeded else f"{out.status.value}: {out.reason}",
-        )  # fmt: skip
-        if out.succeeded:
-            goal_handle.succeed()
-        else:
-            goal_handle.abort()
-        return result
+            if self.goal is not None:
+                out = self.chunks.cancel("preempted by a new chunk")
+                self._end_goal(self.goal, out, reason="preempted by a new chunk")
+            goal = GoalState(
+                goal_handle, Lease(self.p["lease_timeout_s"], time.monotonic()),
+                start_m=np.zeros(3), steps=np.zeros((0, 4)),
+            )  # fmt: skip
+            self.goals[goal.uuid] = goal
+            goal_handle.execute()
+            refused = self._start_chunk(goal, request.chunk, request.streaming)
+            if refused:
+                self.early.pop(goal.uuid, None)
+                self.get_logger().warning(f"chunk refused: {refused}")
+                self._finish(goal, ExecuteChunk.Result(success=False, reason=refused))
+                return
+            self.goal = goal
+            for received_s, msg in self.early.pop(goal.uuid, []):
+                if self._apply(goal, msg, received_s):
+                    break
+        mode = "streamed chunk" if request.streaming else "chunk"
+        self.get_logger().info(f"executing a {mode} of {len(goal.steps)} steps")
+        self._publish_markers(goal)
 
-    def _refuse(self, goal_handle, reason: str) -> ExecuteChunk.Result:
-        self.get_logger().warning(f"chunk refused: {reason}")
-        goal_handle.abort()
-        return ExecuteChunk.Result(success=False, steps_executed=0, reason=reason)
+    def _start_chunk(self, goal: GoalState, chunk, streaming: bool) -> str:
+        """Start ``chunk`` in the executor (lock held); "" or why it was refused."""
+        # A huge chunk is refused before its steps are converted (no per-step work).
+        verdict = self.chunks.check_steps(len(chunk.translations_m))
+        if not verdict.ok:
+            return verdict.reason
+        try:
+            steps = chunk_from_msg(chunk, allow_empty=streaming)
+        except ChunkMessageError as err:
+            return str(err)
+        verdict = self.chunks.start(steps, self.joints, streaming=streaming)
+        if not verdict.ok:
+            return verdict.reason
+        goal.start_m = self.chunks.target[:3, 3]
+        goal.steps = steps
+        if verdict.reason:
+            self.get_logger().info(f"chunk accepted: {verdict.reason}")
+        return ""
+
+    def on_chunk_steps(self, msg: ChunkSteps) -> None:
+        """Renew the lease of the goal the message names; append its steps, close its stream.
+
+        A message may arrive before its goal is accepted here (the client has the acceptance
+        before ``on_goal_accepted`` runs): it is kept (``EARLY_KEEP_S``) and applied then.
+        Messages for any other goal (ended, e-stopped, preempted, refused) are ignored.
+        """
+        now_s = time.monotonic()
+        uuid = bytes(msg.goal_id.uuid)
+        with self.lock:
+            goal = self.goal
+            if goal is None or uuid != goal.uuid:
+                self._keep_early(uuid, msg, now_s)
+                return
+            if self._apply(goal, msg, now_s):
+                return
+        self._publish_markers(goal)
+
+    def _keep_early(self, uuid: bytes, msg: ChunkSteps, now_s: float) -> None:
+        """Keep a message for a goal not accepted yet; drop those kept too long (lock held)."""
+        for old in [k for k, kept in self.early.items() if now_s - kept[0][0] > EARLY_KEEP_S]:
+            del self.early[old]
+        if uuid in self.ended or uuid in self.goals:
+            return  # its goal ended (or was refused): nothing to apply it to
+        self.early.setdefault(uuid, []).append((now_s, msg))
+
+    def _apply(self, goal: GoalState, msg: ChunkSteps, now_s: float) -> bool:
+        """Renew ``goal``'s lease and apply ``msg`` (lock held); True when that ended the goal."""
+        goal.lease.renew(now_s)
+        if not msg.translations_m and not msg.gripper and not msg.final:
+            return False  # a heartbeat
+        out = self._append(goal, msg)
+        if out.finished:
+            self._end_goal(goal, out)
+        return out.finished
+
+    def _append(self, goal: GoalState, msg: ChunkSteps) -> PeriodCommand:
+        """Pass a ChunkSteps message on to the executor (lock held); its last output."""
+        try:
+            steps = chunk_steps_from_msg(msg)
+        except ChunkMessageError as err:
+            return self.chunks.cancel(f"streamed steps refused: {err}", ControlStatus.INVALID_INPUT)
+        out = self.chunks.append(steps, msg.first_index)
+        if out.finished:
+            return out
+        goal.steps = np.vstack([goal.steps, steps])
+        if out.reason:
+            self.get_logger().info(f"streamed steps accepted: {out.reason}")
+        return self.chunks.close(msg.error) if msg.final else out
+
+    def _end_goal(self, goal: GoalState, out: PeriodCommand, reason: str = "") -> None:
+        """End ``goal`` with the executor's final output ``out`` (lock held)."""
+        if not out.succeeded:
+            reason = reason or f"{out.status.value}: {out.reason}"
+            self.get_logger().warning(f"chunk ended, holding: {reason}")
+        result = ExecuteChunk.Result(
+            success=out.succeeded, steps_executed=out.steps_done, reason=reason or "done"
+        )
+        self._finish(goal, result, cancelled=out.status is ControlStatus.CANCELLED)
+
+    def _finish(
+        self, goal: GoalState, result: ExecuteChunk.Result, cancelled: bool = False
+    ) -> None:
+        """Make ``goal``'s handle terminal with ``result`` and wake its execute (lock held)."""
+        if goal.done.is_set():
+            return
+        goal.result = result
+        handle = goal.handle
+        if handle.is_active:
+            if cancelled and handle.is_cancel_requested:
+                handle.canceled()
+            elif result.success:
+                handle.succeed()
+            else:
+                handle.abort()
+        if self.goal is goal:
+            self.goal = None
+        self.ended.append(goal.uuid)
+        goal.done.set()
+
+    def execute(self, goal_handle: ServerGoalHandle) -> ExecuteChunk.Result:
+        """Wait until the goal ends (its ``done`` event) and return its result."""
+        uuid = bytes(goal_handle.goal_id.uuid)
+        with self.lock:
+            goal = self.goals[uuid]
+        goal.done.wait()
+        with self.lock:
+            del self.goals[uuid]
+        return goal.result
+
+    def _publish_markers(self, goal: GoalState) -> None:
+        stamp = self.get_clock().now().to_msg()
+        markers = chunk_markers(goal.start_m, goal.steps, self.p["base_frame"], stamp)
+        self.marker_pub.publish(markers)
+
+    def destroy_node(self) -> None:
+        """End every goal (the arm holds) so no execute callback outlives the node."""
+        with self.lock:
+            out = self.chunks.cancel("controller shutting down")
+            for goal in list(self.goals.values()):
+                self._end_goal(goal, out, reason="controller shutting down")
+        super().destroy_node()
 
     # --- services -----------------------------------------------------------------------
     def on_estop(self, _request, response: Trigger.Response) -> Trigger.Response:
-        """Latch the e-stop: stop the chunk and command nothing until resume."""
+        """Latch the e-stop: end the goal and command nothing until resume and a new goal."""
         with self.lock:
             self.pose_path.clear()
             out = self.chunks.estop("e-stop service called; call ~/resume to release")
-        self._report(out)
+            if self.goal is not None:
+                self._end_goal(self.goal, out)
         self.get_logger().error("EMERGENCY STOP latched")
         response.success, response.message = True, "stopped; holding until ~/resume"
         return response
