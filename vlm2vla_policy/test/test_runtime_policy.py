@@ -16,6 +16,7 @@ from vlm2vla_policy.language import (
     grammar_for,
     verification_prompt,
 )
+from vlm2vla_policy.language.grammar import chunk_grammar
 from vlm2vla_policy.runtime import (
     ModelConfig,
     OutputParseError,
@@ -189,3 +190,18 @@ def test_a_retry_that_succeeds_is_counted_and_timed(camera_image):
     )
     assert backend.requests[0].grammar is grammar_for(Stage.PLAN)
     assert runner.stats()["plan"].retries == 1
+
+
+def test_grammars_are_built_with_the_runner_not_in_the_first_chunk(camera_image):
+    chunk_grammar.cache_clear()  # as in a fresh process
+    backend = _ScriptedBackend(["[[0.5, 0.0, 0.0, 1]]"])
+    runner = StageRunner(backend, LanguageConfig())
+    built = chunk_grammar.cache_info().misses
+    prompt = ChatPrompt(
+        messages=({"role": "user", "content": [{"type": "image"}]},),
+        images=(as_pil_image(camera_image),),
+    )
+    runner.run(Stage.CHUNK, prompt, SamplingConfig())
+    assert built == 1, "the runner did not build the chunk grammar when it was made"
+    assert chunk_grammar.cache_info().misses == built, "the first chunk built a grammar"
+    assert backend.requests[0].grammar is chunk_grammar(LanguageConfig().chunk, None)

@@ -69,7 +69,9 @@ class StageRunner:
     ``constrained`` sends each stage's grammar with the request (the in-process backend then
     cannot write text outside it; a remote server does if it supports guided decoding). An
     output that still does not parse (e.g. the token budget ran out, or the server ignored the
-    grammar) is asked for again, at most ``max_retries`` more times.
+    grammar) is asked for again, at most ``max_retries`` more times. The grammars are built when
+    the runner is made (the chunk grammar's automaton takes seconds on a CPU core), so the first
+    chunk of an episode does not wait for it.
     """
 
     def __init__(
@@ -87,6 +89,9 @@ class StageRunner:
         self.max_retries = max_retries
         self._stats: dict[str, StageStats] = {}
         self._lock = threading.Lock()
+        if constrained:
+            for stage in (Stage.SUBTASKS, Stage.PLAN, Stage.CHUNK, Stage.VERIFICATION):
+                grammar_for(stage, language, at_table)
 
     def run(
         self,
