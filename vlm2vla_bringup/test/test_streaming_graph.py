@@ -20,13 +20,14 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from interbotix_xs_msgs.msg import JointGroupCommand
 from vlm2vla_bringup.bags.sample import CAMERA_TOPIC, write_sample_bag
 from vlm2vla_msgs.msg import ActionChunk, PolicyStatus
-from vlm2vla_policy.nodes.qos import LATCHED
+from vlm2vla_policy.nodes.qos import LATCHED, SENSOR
 from vlm2vla_policy.processes import ros_executable, stop_process
 
 pytestmark = pytest.mark.slow
@@ -137,12 +138,14 @@ class Observer:
         self.status: list[PolicyStatus] = []
         self.chunks: list[ActionChunk] = []
         self.commands: list[float] = []  # receive times of JointGroupCommand (monotonic)
+        self.images = 0  # camera images seen
         self.node.create_subscription(PolicyStatus, "/vlm2vla/status", self.status.append, ALL)
         self.node.create_subscription(ActionChunk, "/vlm2vla/action_chunk", self.chunks.append, 10)
         self.node.create_subscription(
             JointGroupCommand, "/wx250s/commands/joint_group",
             lambda _: self.commands.append(time.monotonic()), 1000,
         )  # fmt: skip
+        self.node.create_subscription(Image, CAMERA_TOPIC, self._on_image, SENSOR)
         self.instruction = self.node.create_publisher(String, "/vlm2vla/instruction", LATCHED)
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
@@ -151,8 +154,13 @@ class Observer:
     def states(self) -> list[str]:
         return [s.state_name for s in self.status if s.instruction == TASK]
 
+    def _on_image(self, _msg: Image) -> None:
+        self.images += 1
+
     def wait_ready(self) -> None:
+        """Until policy_node is idle and the camera publishes (so the first cycle has an image)."""
         wait_until(lambda: any(s.state_name == "idle" for s in self.status), 120.0, "policy_node")
+        wait_until(lambda: self.images >= 2, 60.0, "the camera (bag player)")
 
     def final(self, state: str) -> PolicyStatus:
         wait_until(lambda: state in self.states(), 60.0, f"the policy to say {state!r}")
@@ -270,7 +278,7 @@ def test_c_sigkill_of_the_policy_stops_the_arm_within_the_lease(graph):
 
 def test_d_a_camera_that_stops_mid_chunk_cancels_it(graph):
     start, observer, processes = graph
-    start(ScriptedModel(LONG), "max_retries_per_subtask:=0", "image_wait_s:=1.0")
+    start(ScriptedModel(LONG), "max_retries_per_subtask:=0")
     observer.wait_ready()
     say(observer)
     wait_until(lambda: len(observer.commands) >= 3, 60.0, "the arm to move")

@@ -196,6 +196,7 @@ class SimExecution:
         self.first_command_s: list[float] = []  # per chunk: generation start -> first command, s
         self.first_command_at: float | None = None  # monotonic time of the episode's first command
         self.moving_periods = 0
+        self.commanded_at = 0.0  # monotonic time the latest arm command was sent
         self._next_tick_s = 0.0
 
     def reset(self) -> None:
@@ -259,7 +260,7 @@ class SimExecution:
                 return False, stopped
             if not commanded and self.moving_periods > moved:
                 commanded = True
-                self._note_first_command(feed)
+                self._note_first_command(feed, self.commanded_at)
             self._pace()
         completed, reason = False, "chunk took too many control periods"
         self.stops.append(reason)
@@ -280,6 +281,7 @@ class SimExecution:
                 out = executor.tick(sim.joints(), sim.time_s, sim.time_s)
                 if out.joints_rad is not None:
                     sim.set_arm_targets(out.joints_rad)
+                    self.commanded_at = time.monotonic()  # sent, before the period is simulated
                     self.moving_periods += 1
                 if not out.status.commands:
                     reason = f"{out.status.value}: {out.reason}"
@@ -289,11 +291,10 @@ class SimExecution:
             self.on_frame()
         return ""
 
-    def _note_first_command(self, feed: ChunkFeed) -> None:
-        now = time.monotonic()
-        self.first_command_s.append(now - feed.started_s)
+    def _note_first_command(self, feed: ChunkFeed, sent_s: float) -> None:
+        self.first_command_s.append(sent_s - feed.started_s)
         if self.first_command_at is None:
-            self.first_command_at = now
+            self.first_command_at = sent_s
 
     def settle(self) -> None:
         """Let the gripper loop run ``judge_after_s`` before judging."""

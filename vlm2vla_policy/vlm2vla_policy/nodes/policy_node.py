@@ -237,8 +237,8 @@ class PolicyNode(Node):
 
         The goal goes out with the steps known now (streaming: the first one); each later step
         follows on chunk_steps as soon as it is in the feed, and the final message closes the
-        stream. A cancelled feed (stale camera, stop) cancels the goal; a goal that ends early
-        cancels the feed, which stops the decoder.
+        stream. A cancelled feed (stale camera, stop), at any time, cancels the goal; a goal
+        that ends early cancels the feed, which stops the decoder.
         """
         if self.p["dry_run"]:
             while not feed.closed and not feed.cancelled:
@@ -256,10 +256,11 @@ class PolicyNode(Node):
             self.chunk_goal = handle
         result = handle.get_result_async()
         result.add_done_callback(lambda _: feed.closed or feed.cancel("the controller ended it"))
+        # Whenever the feed is cancelled (during the stream or after it: a stale camera, a stop),
+        # the goal is cancelled at once.
+        feed.on_cancel(lambda _: result.done() or handle.cancel_goal_async())
         if streaming:
             self._stream_steps(feed, handle, len(steps))
-        if feed.cancelled and not result.done():
-            handle.cancel_goal_async()
         outcome = _wait_future(result, self.p["chunk_timeout_s"])
         with self.lock:
             self.chunk_goal = None

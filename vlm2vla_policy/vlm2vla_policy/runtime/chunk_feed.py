@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -33,6 +34,7 @@ class ChunkFeed:
         self._closed = False
         self._error = ""
         self._cancelled = ""
+        self._on_cancel: list[Callable[[str], None]] = []
 
     def append(self, steps: np.ndarray) -> None:
         """Add final steps ((k, 4), metres, base frame); ignored once closed or cancelled."""
@@ -53,11 +55,27 @@ class ChunkFeed:
             self._cond.notify_all()
 
     def cancel(self, reason: str) -> None:
-        """The chunk must stop now (no further step executes, the decoder stops)."""
+        """The chunk must stop now (no further step executes, the decoder stops).
+
+        Valid at any time, also after :meth:`close`: the steps already handed over stop too.
+        """
+        with self._cond:
+            if self._cancelled:
+                return
+            self._cancelled = reason
+            callbacks, self._on_cancel = self._on_cancel, []
+            self._cond.notify_all()
+        for callback in callbacks:
+            callback(reason)
+
+    def on_cancel(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(reason)`` once when the feed is cancelled (now, if it already is)."""
         with self._cond:
             if not self._cancelled:
-                self._cancelled = reason
-            self._cond.notify_all()
+                self._on_cancel.append(callback)
+                return
+            reason = self._cancelled
+        callback(reason)
 
     def wait(self, have: int, timeout_s: float | None = None) -> bool:
         """Block until there are more than ``have`` steps, the feed closes or is cancelled.
