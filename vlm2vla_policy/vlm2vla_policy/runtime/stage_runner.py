@@ -90,8 +90,16 @@ class StageRunner:
         self._stats: dict[str, StageStats] = {}
         self._lock = threading.Lock()
         if constrained:
-            for stage in (Stage.SUBTASKS, Stage.PLAN, Stage.CHUNK, Stage.VERIFICATION):
+            for stage in self._stages():
                 grammar_for(stage, language, at_table)
+
+    def _stages(self) -> tuple[Stage, ...]:
+        """The stages whose grammar this runner can build.
+
+        An AT chunk needs the AT table; a verifier's runner, which never writes chunks, has none.
+        """
+        chunk = self.language.chunk.encoding != "at" or self.at_table is not None
+        return (Stage.SUBTASKS, Stage.PLAN, Stage.VERIFICATION) + ((Stage.CHUNK,) if chunk else ())
 
     def run(
         self,
