@@ -137,6 +137,8 @@ def test_instruction_drives_the_arm_with_parseable_chunks(
     states = observer.states("pick up the red block")
     for state in ("planning", "acting", "executing"):
         assert state in states, f"PolicyStatus never said {state!r}: {states}"
+    # Streamed: the arm moves before the chunk is whole; its record follows once it is.
+    wait_until(lambda: observer.chunks, 60.0, "the chunk's ActionChunk record")
     chunk = observer.chunks[0]
     steps = decode_chunk(chunk.raw_text, ChunkFormat())
     assert [round(t.x, 4) for t in chunk.translations_m] == [round(s.dx_m, 4) for s in steps]

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import rclpy
 from geometry_msgs.msg import Vector3
 from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
@@ -109,10 +109,11 @@ class PolicyNode(Node):
         self.steps_pub = self.create_publisher(
             ChunkSteps, steps_topic(self.p["controller_action"]), STEPS
         )
-        self.create_timer(
-            self.p["lease_heartbeat_s"], self.on_heartbeat,
-            callback_group=MutuallyExclusiveCallbackGroup(),
-        )  # fmt: skip
+        # The heartbeat has a thread of its own, not an executor timer: its period must hold
+        # while the executor is busy (camera images, action responses) on a loaded machine.
+        self.closing = threading.Event()
+        self.heartbeat = threading.Thread(target=self._heartbeat_loop, daemon=True)
+        self.heartbeat.start()
         group = ReentrantCallbackGroup()
         self.controller = ActionClient(
             self, ExecuteChunk, self.p["controller_action"], callback_group=group
@@ -285,12 +286,13 @@ class PolicyNode(Node):
             if closed:
                 return
 
-    def on_heartbeat(self) -> None:
-        """Renew the controller's lease on the running chunk (an empty ChunkSteps)."""
-        with self.lock:
-            handle = self.chunk_goal
-        if handle is not None:
-            self.steps_pub.publish(ChunkSteps(goal_id=handle.goal_id))
+    def _heartbeat_loop(self) -> None:
+        """Every ``lease_heartbeat_s``, renew the controller's lease on the running chunk."""
+        while not self.closing.wait(self.p["lease_heartbeat_s"]):
+            with self.lock:
+                handle = self.chunk_goal
+            if handle is not None:
+                self.steps_pub.publish(ChunkSteps(goal_id=handle.goal_id))  # empty: a heartbeat
 
     def _cancel_chunk(self) -> None:
         with self.lock:
@@ -360,6 +362,8 @@ class PolicyNode(Node):
     def destroy_node(self) -> None:
         """Stop acting (cancel the running chunk) before the node goes away."""
         self.stop("shutting down")
+        self.closing.set()
+        self.heartbeat.join(timeout=1.0)
         super().destroy_node()
 
     # --- the instruction action (one goal at a time, as ros2/examples server_single_goal) ---
