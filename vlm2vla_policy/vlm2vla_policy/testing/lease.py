@@ -19,6 +19,7 @@ from unique_identifier_msgs.msg import UUID
 
 from vlm2vla_msgs.msg import ChunkSteps
 from vlm2vla_policy.nodes.chunk_msgs import fill_chunk_msg
+from vlm2vla_policy.nodes.policy_config import steps_topic
 from vlm2vla_policy.nodes.qos import STEPS
 
 
@@ -35,10 +36,14 @@ class LeaseHeartbeat:
     """
 
     def __init__(
-        self, node: Node, controller: str = "/controller_node", period_s: float = 0.1
+        self,
+        node: Node,
+        controller_action: str = "/controller_node/execute_chunk",
+        period_s: float = 0.1,
     ) -> None:
-        """Publish on ``<controller>/chunk_steps`` (``controller``: the controller's node name)."""
-        self.publisher = node.create_publisher(ChunkSteps, f"{controller}/chunk_steps", STEPS)
+        """Publish on the ChunkSteps topic beside ``controller_action`` (as policy_node does)."""
+        topic = steps_topic(controller_action)
+        self.publisher = node.create_publisher(ChunkSteps, topic, STEPS)
         self.last_sent_s: dict[bytes, float] = {}
         self._held: dict[bytes, UUID] = {}
         self._lock = threading.Lock()
