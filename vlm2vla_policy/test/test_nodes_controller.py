@@ -27,7 +27,7 @@ from vlm2vla_msgs.action import ExecuteChunk
 from vlm2vla_msgs.msg import ActionChunk
 from vlm2vla_policy.nodes.chunk_msgs import fill_chunk_msg
 from vlm2vla_policy.processes import ros_executable, stop_process
-from vlm2vla_policy.robot import WX250S, ArmKinematics
+from vlm2vla_policy.robot import WX250S, ArmKinematics, IKConfig
 from vlm2vla_policy.testing.lease import LeaseHeartbeat, new_goal_id
 
 KIN = ArmKinematics(WX250S)
@@ -82,7 +82,7 @@ class Client:
             JointState, "/wx250s/joint_states", lambda _: self._count_state(), 10
         )
         self.action = ActionClient(self.node, ExecuteChunk, "/controller_node/execute_chunk")
-        self.heartbeat = LeaseHeartbeat(self.node, "/controller_node")
+        self.heartbeat = LeaseHeartbeat(self.node, "/controller_node/execute_chunk")
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
@@ -177,11 +177,15 @@ def test_chunk_moves_the_ee_along_the_chunk_and_commands_the_gripper(graph):
     time.sleep(2 * PERIOD_S)
     commands = [cmd for _, cmd in client.group]
     assert len(commands) == 4 + 3, "4 cm takes 4 periods and 2.8 cm takes 3 at 1 cm per period"
+    # Each command is an IK solution within position_tolerance_m of its target, seeded from the
+    # measured joints (which depend on timing), so a difference of two commands' FK is exact only
+    # to twice that tolerance (the root cause of this test's old flake: a bound of 1e-4 m).
+    tol = 2 * IKConfig().position_tolerance_m
     start = ee(commands[0]) - np.array([0.01, 0.0, 0.0])
-    np.testing.assert_allclose(ee(commands[3]) - start, [0.04, 0.0, 0.0], atol=1e-3)
-    np.testing.assert_allclose(ee(commands[-1]) - start, [0.04, 0.02, -0.02], atol=1e-3)
+    np.testing.assert_allclose(ee(commands[3]) - start, [0.04, 0.0, 0.0], atol=tol)
+    np.testing.assert_allclose(ee(commands[-1]) - start, [0.04, 0.02, -0.02], atol=tol)
     steps = np.diff([ee(c) for c in commands], axis=0)
-    assert np.all(np.linalg.norm(steps, axis=1) <= 0.01 + 1e-4), "a period moved more than 1 cm"
+    assert np.all(np.linalg.norm(steps, axis=1) <= 0.01 + tol), "a period moved more than 1 cm"
     # The control period, from the controller's own stamps (not when this process read them).
     wait_until(lambda: len(client.targets) >= 7, 10.0, "the chunk's EE targets")
     assert np.median(np.diff(client.targets)) == pytest.approx(PERIOD_S, abs=0.05)
