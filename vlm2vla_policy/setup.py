@@ -28,7 +28,7 @@ setup(
             "controller_node = vlm2vla_policy.nodes.controller_node:main",
             "policy_node = vlm2vla_policy.nodes.policy_node:main",
             "fake_xs_driver = vlm2vla_policy.testing.fake_driver:main",
-            "vlm2vla-serve = vlm2vla_policy.runtime.serve:main",
+            "vlm2vla-serve = vlm2vla_policy.serving.cli:main",
         ]
     },
 )

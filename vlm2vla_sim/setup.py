@@ -19,7 +19,6 @@ setup(
         "mujoco",
         "pillow",
         "vlm2vla_policy",
-        "vlm2vla_training",
     ],
     zip_safe=True,
     maintainer="vlm2vla maintainers",
@@ -29,9 +28,6 @@ setup(
     entry_points={
         "console_scripts": [
             "widowx_sim = vlm2vla_sim.nodes.widowx_sim_node:main",
-            "vlm2vla-sim-record = vlm2vla_sim.cli:main",
-            "vlm2vla-sim-eval = vlm2vla_sim.eval_cli:main",
-            "vlm2vla-demo = vlm2vla_sim.demo:main",
         ]
     },
 )

@@ -22,14 +22,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vlm2vla_policy.decoding import GrammarConstraint, TokenTable
 from vlm2vla_policy.language import (
     AtChunkCodec,
     ChunkFormat,
-    GrammarConstraint,
     LanguageConfig,
     Stage,
     TextChunkCodec,
-    TokenTable,
     build_at_table,
     grammar_for,
 )

@@ -28,7 +28,7 @@ def gemma3_tokenizer() -> Any:
 @pytest.fixture(scope="session")
 def gemma3_token_table(gemma3_tokenizer: Any) -> Any:
     """TokenTable of the real Gemma-3 tokenizer (about 1.5 s to build)."""
-    from vlm2vla_policy.language import TokenTable
+    from vlm2vla_policy.decoding import TokenTable
 
     return TokenTable.from_tokenizer(gemma3_tokenizer)
 

@@ -7,11 +7,9 @@ import random
 import numpy as np
 import pytest
 
+from vlm2vla_policy.decoding import DEAD, FINISHED, GrammarConstraint
 from vlm2vla_policy.language import (
-    DEAD,
-    FINISHED,
     ChunkFormat,
-    GrammarConstraint,
     LanguageConfig,
     Stage,
     chunk_grammar,

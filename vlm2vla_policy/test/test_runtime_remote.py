@@ -27,9 +27,9 @@ from vlm2vla_policy.runtime import (
     make_policy,
 )
 from vlm2vla_policy.runtime.backends.hf import HFBackend
-from vlm2vla_policy.runtime.chat_server import ChatServer, ServeConfig
 from vlm2vla_policy.runtime.images import encode_data_url
-from vlm2vla_policy.runtime.serve import READY_MESSAGE
+from vlm2vla_policy.serving.chat_server import ChatServer, ServeConfig
+from vlm2vla_policy.serving.cli import READY_MESSAGE
 
 INSTRUCTION = "put the lid on the pot"
 TOKEN_ENV = "VLM2VLA_TEST_API_KEY"
@@ -37,7 +37,7 @@ TOKEN_ENV = "VLM2VLA_TEST_API_KEY"
 
 def _serve_command() -> list[str]:
     installed = shutil.which("vlm2vla-serve")
-    return [installed] if installed else [sys.executable, "-m", "vlm2vla_policy.runtime.serve"]
+    return [installed] if installed else [sys.executable, "-m", "vlm2vla_policy.serving.cli"]
 
 
 @pytest.fixture(scope="module")

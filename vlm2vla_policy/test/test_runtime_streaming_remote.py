@@ -33,9 +33,9 @@ from vlm2vla_policy.runtime import (
 from vlm2vla_policy.runtime.backends.base import Completion, GenerationRequest, TextSink
 from vlm2vla_policy.runtime.backends.hf import HFBackend
 from vlm2vla_policy.runtime.chat import to_openai_messages, user_prompt
-from vlm2vla_policy.runtime.chat_server import ChatServer, ServeConfig
 from vlm2vla_policy.runtime.config import SamplingConfig
 from vlm2vla_policy.runtime.timing import Timing
+from vlm2vla_policy.serving.chat_server import ChatServer, ServeConfig
 
 TOKEN_ENV = "VLM2VLA_TEST_STREAM_KEY"
 SSE = "text/event-stream"

@@ -2,9 +2,9 @@
 
 The library is ROS-free: :class:`WidowXSim` (physics, camera, success predicates),
 :class:`SimDriver` (the xs_sdk driver's semantics), :class:`ScriptedExpert` and
-:func:`run_episode` (demonstrations through the policy's chunk executor), and
-:mod:`vlm2vla_sim.recorder` (BridgeData-raw and MCAP writers). The ROS node
-(``widowx_sim``) is a thin adapter in :mod:`vlm2vla_sim.nodes`.
+:func:`run_episode` (demonstrations through the policy's chunk executor). The ROS node
+(``widowx_sim``) is a thin adapter in :mod:`vlm2vla_sim.nodes`. Recording demonstrations,
+closed-loop evaluation and the demo live in ``vlm2vla_experiments``.
 
 Rendering is offscreen: unless ``MUJOCO_GL`` is already set, importing this package selects EGL
 (no display needed) before MuJoCo is loaded; set ``MUJOCO_GL=glfw`` (or ``osmesa``) to override.

@@ -9,11 +9,10 @@ gripper 1 = open, 0 = closed; chunk text is in centimetres.
 
 Modules: ``config`` (frozen format configuration), ``version`` (FORMAT_VERSION), ``errors``
 (typed errors), ``chunk`` (chunk text), ``chunk_stream`` (reading a chunk while it is written),
-``chunking`` (merging raw deltas), ``plan`` (motion plans),
-``direction`` (left/right/none), ``subtasks``, ``verdict`` (verification answers), ``prompts``
-(templates and training pairs), ``automaton`` and ``grammar`` (answer languages), ``constrained``
-(generate() constraints), ``at_encoding`` (the VLM2VLA-AT ablation), ``codec`` and ``outputs``
-(choosing by config and stage).
+``chunking`` (merging raw deltas), ``plan`` (motion plans), ``direction`` (left/right/none),
+``subtasks``, ``verdict`` (verification answers), ``prompts`` (templates and training pairs),
+``grammar`` (each stage's answer language, built with :mod:`vlm2vla_policy.decoding`),
+``at_encoding`` (the VLM2VLA-AT ablation), ``codec`` and ``outputs`` (choosing by config and stage).
 """
 
 from vlm2vla_policy.language.at_encoding import (
@@ -25,7 +24,6 @@ from vlm2vla_policy.language.at_encoding import (
     rank_tokens_by_vocab_order,
     verify_at_table,
 )
-from vlm2vla_policy.language.automaton import DEAD, Dfa
 from vlm2vla_policy.language.chunk import (
     CM_PER_M,
     GRIPPER_CLOSED,
@@ -48,7 +46,6 @@ from vlm2vla_policy.language.config import (
     SubtaskConfig,
     VerdictConfig,
 )
-from vlm2vla_policy.language.constrained import FINISHED, GrammarConstraint, TokenTable
 from vlm2vla_policy.language.direction import (
     MovementDirection,
     direction_from_displacement,
@@ -118,9 +115,7 @@ from vlm2vla_policy.language.version import (
 
 __all__ = [
     "CM_PER_M",
-    "DEAD",
     "DIGITS",
-    "FINISHED",
     "FORMAT_VERSION",
     "GRIPPER_CLOSED",
     "GRIPPER_OPEN",
@@ -141,13 +136,11 @@ __all__ = [
     "ChunkingConfig",
     "ChunkingError",
     "ConfigError",
-    "Dfa",
     "DirectionConfig",
     "DirectionParseError",
     "ErrorKind",
     "FormatVersionError",
     "Grammar",
-    "GrammarConstraint",
     "GripperAction",
     "LanguageConfig",
     "LanguageFormatError",
@@ -163,7 +156,6 @@ __all__ = [
     "SubtaskConfig",
     "SubtasksParseError",
     "TextChunkCodec",
-    "TokenTable",
     "Verdict",
     "VerdictConfig",
     "VerdictParseError",

@@ -14,19 +14,16 @@ it accepts is read by the stage's reader (and written back unchanged by the writ
 
 :attr:`Grammar.regex` gives the same language as a regular expression (for servers with guided
 decoding, e.g. vLLM's ``guided_regex``); :attr:`Grammar.dfa` drives
-:class:`~vlm2vla_policy.language.constrained.GrammarConstraint`.
+:class:`~vlm2vla_policy.decoding.constrained.GrammarConstraint`.
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
-import random
-from dataclasses import dataclass
 
-from vlm2vla_policy.language.at_encoding import AtTable
-from vlm2vla_policy.language.automaton import (
-    Dfa,
+from vlm2vla_policy.decoding.automaton import (
+    Grammar,
     Pattern,
     alt,
     compile_pattern,
@@ -36,6 +33,7 @@ from vlm2vla_policy.language.automaton import (
     repeat,
     seq,
 )
+from vlm2vla_policy.language.at_encoding import AtTable
 from vlm2vla_policy.language.chunk import max_scaled
 from vlm2vla_policy.language.config import ChunkFormat, LanguageConfig, SubtaskConfig
 from vlm2vla_policy.language.direction import DIRECTION_WORDS
@@ -51,31 +49,6 @@ from vlm2vla_policy.language.plan import (
 from vlm2vla_policy.language.stage import Stage
 from vlm2vla_policy.language.verdict import NO, REASON_SEPARATOR, YES
 from vlm2vla_policy.language.words import WORD_CHARS
-
-
-@dataclass(frozen=True, eq=False)
-class Grammar:
-    """The canonical answer language of one stage."""
-
-    # Stage (or purpose) the grammar belongs to.
-    name: str
-    # The pattern it was built from.
-    pattern: Pattern
-    # Its minimal automaton.
-    dfa: Dfa
-
-    @property
-    def regex(self) -> str:
-        """Equivalent regular expression (Python ``re`` syntax; match with ``re.fullmatch``)."""
-        return self.pattern.regex()
-
-    def accepts(self, text: str) -> bool:
-        """True when ``text`` is a complete canonical answer."""
-        return self.dfa.accepts(text)
-
-    def sample(self, rng: random.Random, stop_probability: float = 0.3) -> str:
-        """A random canonical answer (for tests and benchmarks)."""
-        return self.dfa.sample(rng, stop_probability)
 
 
 def _make(name: str, pattern: Pattern) -> Grammar:

@@ -16,7 +16,7 @@ from vlm2vla_policy.robot.gripper import (
 from vlm2vla_policy.robot.kinematics import ArmKinematics, IKConfig, IKResult, IKStatus
 from vlm2vla_policy.robot.safety import SafetyLimits
 from vlm2vla_policy.robot.sampling import sample_reachable_joints
-from vlm2vla_policy.robot.status import ControlStatus, Verdict
+from vlm2vla_policy.robot.status import ControlOutcome, ControlStatus
 from vlm2vla_policy.robot.transforms import matrix_to_quaternion_xyzw, pose_error
 from vlm2vla_policy.robot.workspace import WorkspaceBounds
 
@@ -25,6 +25,7 @@ __all__ = [
     "WX250S",
     "ArmKinematics",
     "ChunkExecutor",
+    "ControlOutcome",
     "ControlStatus",
     "ExecutorConfig",
     "GripperCommand",
@@ -37,7 +38,6 @@ __all__ = [
     "PeriodCommand",
     "RobotDescription",
     "SafetyLimits",
-    "Verdict",
     "WorkspaceBounds",
     "matrix_to_quaternion_xyzw",
     "pose_error",

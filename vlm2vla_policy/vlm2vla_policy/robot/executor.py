@@ -41,7 +41,7 @@ from vlm2vla_policy.robot.description import WX250S, RobotDescription
 from vlm2vla_policy.robot.gripper import GripperCommand, GripperConfig, GripperController
 from vlm2vla_policy.robot.kinematics import ArmKinematics, IKConfig, IKStatus
 from vlm2vla_policy.robot.safety import SafetyLimits
-from vlm2vla_policy.robot.status import OK, ControlStatus, Verdict
+from vlm2vla_policy.robot.status import OK, ControlOutcome, ControlStatus
 from vlm2vla_policy.robot.transforms import (
     euler_xyz_to_matrix,
     matrix_to_quaternion_xyzw,
@@ -186,7 +186,7 @@ class ChunkExecutor:
         """True while the emergency stop is latched."""
         return self._estop_reason is not None
 
-    def reset_target(self, measured_joints_rad: np.ndarray | None) -> Verdict:
+    def reset_target(self, measured_joints_rad: np.ndarray | None) -> ControlOutcome:
         """Set the commanded target to the EE pose of the measured joints (rad).
 
         Call after any motion not made by this executor (start-pose move, manual move). During a
@@ -194,7 +194,7 @@ class ChunkExecutor:
         """
         verdict = self.safety.check_joints(measured_joints_rad)
         if not verdict.ok:
-            return Verdict(verdict.status, f"cannot reset the target: {verdict.reason}")
+            return ControlOutcome(verdict.status, f"cannot reset the target: {verdict.reason}")
         self._target = self.kinematics.fk(np.asarray(measured_joints_rad, dtype=float))
         self._plan = None
         self._period = 0
@@ -205,7 +205,7 @@ class ChunkExecutor:
         chunk: np.ndarray,
         measured_joints_rad: np.ndarray | None,
         streaming: bool = False,
-    ) -> Verdict:
+    ) -> ControlOutcome:
         """Begin executing ``chunk``, replacing any chunk in progress.
 
         ``chunk`` is (N, 4) ``[dx, dy, dz, gripper]`` (metres, base frame; gripper 1 = open), or
@@ -215,7 +215,7 @@ class ChunkExecutor:
         clipped) or why the chunk was refused; the first command comes from tick().
         """
         if self._estop_reason is not None:
-            return Verdict(
+            return ControlOutcome(
                 ControlStatus.ESTOPPED,
                 f"emergency stop latched ({self._estop_reason}); release it before a new chunk",
             )
@@ -239,7 +239,7 @@ class ChunkExecutor:
         self._periods = periods
         return parsed
 
-    def check_steps(self, num_steps: int) -> Verdict:
+    def check_steps(self, num_steps: int) -> ControlOutcome:
         """OK when a chunk of ``num_steps`` steps is within ``max_chunk_steps``, else why not.
 
         Cheap: call it before converting a large message into an array.
@@ -247,7 +247,7 @@ class ChunkExecutor:
         limit = self.config.max_chunk_steps
         if num_steps <= limit:
             return OK
-        return Verdict(
+        return ControlOutcome(
             ControlStatus.TOO_LONG,
             f"chunk has {num_steps} steps, more than max_chunk_steps = {limit}; send at most "
             f"{limit} steps per goal (or raise max_chunk_steps)",
@@ -278,22 +278,32 @@ class ChunkExecutor:
             return self._output(ControlStatus.IDLE, "", finished=False)
         if not self._open:
             return self._stop(
-                Verdict(ControlStatus.INVALID_INPUT, "steps appended to a chunk whose stream is "
-                        "closed (or that was not started with streaming)")
-            )  # fmt: skip
+                ControlOutcome(
+                    ControlStatus.INVALID_INPUT,
+                    "steps appended to a chunk whose stream is closed (or that was not started "
+                    "with streaming)",
+                )
+            )
         received = len(self._chunk)
         if first_index != received:
             return self._stop(
-                Verdict(ControlStatus.STEPS_LOST, f"steps lost: streamed steps start at index "
-                        f"{first_index}, but {received} steps were received; stopped")
-            )  # fmt: skip
+                ControlOutcome(
+                    ControlStatus.STEPS_LOST,
+                    f"steps lost: streamed steps start at index {first_index}, but {received} "
+                    "steps were received; stopped",
+                )
+            )
         added, parsed = self._parse_chunk(steps, first_index=received, allow_empty=True)
         if added is None:
-            return self._stop(Verdict(parsed.status, f"streamed steps refused: {parsed.reason}"))
+            return self._stop(
+                ControlOutcome(parsed.status, f"streamed steps refused: {parsed.reason}")
+            )
         periods = self._periods + self.estimate_periods(added)
         limit = self._check_duration(received + len(added), periods)
         if not limit.ok:
-            return self._stop(Verdict(limit.status, f"streamed chunk stopped: {limit.reason}"))
+            return self._stop(
+                ControlOutcome(limit.status, f"streamed chunk stopped: {limit.reason}")
+            )
         self._chunk = np.vstack([self._chunk, added])
         self._periods = periods
         return self._output(ControlStatus.OK, parsed.reason, finished=False)
@@ -348,11 +358,11 @@ class ChunkExecutor:
                 else ControlStatus.IK_FAILED
             )
             return self._stop(
-                Verdict(status, f"{where}: {solution.reason} The target stays where it was.")
+                ControlOutcome(status, f"{where}: {solution.reason} The target stays where it was.")
             )
         verdict = self.safety.check_command(solution.joints_rad, measured, self.config.period_s)
         if not verdict.ok:
-            return self._stop(Verdict(verdict.status, f"{where}: {verdict.reason}"))
+            return self._stop(ControlOutcome(verdict.status, f"{where}: {verdict.reason}"))
 
         self._target = candidate
         self._period = period
@@ -392,16 +402,16 @@ class ChunkExecutor:
         """
         if self._chunk is None:
             return self._output(ControlStatus.IDLE, "", finished=False)
-        return self._stop(Verdict(status, reason))
+        return self._stop(ControlOutcome(status, reason))
 
     def estop(self, reason: str = "emergency stop") -> PeriodCommand:
         """Latch the emergency stop: end any chunk and command nothing until released."""
         self._estop_reason = reason
         if self._chunk is None:
             return self._output(ControlStatus.ESTOPPED, reason, finished=False)
-        return self._stop(Verdict(ControlStatus.ESTOPPED, reason))
+        return self._stop(ControlOutcome(ControlStatus.ESTOPPED, reason))
 
-    def release_estop(self, measured_joints_rad: np.ndarray | None) -> Verdict:
+    def release_estop(self, measured_joints_rad: np.ndarray | None) -> ControlOutcome:
         """Release the emergency stop and reset the target to the measured pose.
 
         The arm may have moved while stopped, so the old target is not trusted. Stays latched
@@ -434,13 +444,13 @@ class ChunkExecutor:
         """Every received step executed and the stream closed: the chunk ends (no command)."""
         if self._stream_error:
             reason = f"producer ended the stream early: {self._stream_error}"
-            return self._stop(Verdict(ControlStatus.STREAM_ERROR, reason))
-        return self._stop(Verdict(ControlStatus.OK, ""))
+            return self._stop(ControlOutcome(ControlStatus.STREAM_ERROR, reason))
+        return self._stop(ControlOutcome(ControlStatus.OK, ""))
 
-    def _check_duration(self, num_steps: int, periods: int) -> Verdict:
+    def _check_duration(self, num_steps: int, periods: int) -> ControlOutcome:
         if periods <= self.config.max_chunk_periods:
             return OK
-        return Verdict(
+        return ControlOutcome(
             ControlStatus.TOO_LONG,
             f"chunk of {num_steps} steps takes about {periods * self.config.period_s:.1f} s "
             f"({periods} control periods of {self.config.period_s} s), more than "
@@ -450,7 +460,7 @@ class ChunkExecutor:
 
     def _parse_chunk(
         self, chunk: np.ndarray, first_index: int, allow_empty: bool
-    ) -> tuple[np.ndarray | None, Verdict]:
+    ) -> tuple[np.ndarray | None, ControlOutcome]:
         """(N, 7) clipped steps and OK with a note of what was clipped, or (None, why refused).
 
         ``first_index`` is the chunk index of the first step (for the note and the step limit).
@@ -458,7 +468,7 @@ class ChunkExecutor:
         try:
             raw = np.asarray(chunk, dtype=float)
         except (TypeError, ValueError) as error:
-            return None, Verdict(
+            return None, ControlOutcome(
                 ControlStatus.INVALID_INPUT,
                 f"chunk is not a numeric array ({error}); send an (N, 4) float array",
             )
@@ -475,7 +485,7 @@ class ChunkExecutor:
                 if self.config.use_rotation
                 else "; (N, 7) chunks with rotation need ExecutorConfig.use_rotation=True"
             )
-            return None, Verdict(
+            return None, ControlOutcome(
                 ControlStatus.INVALID_INPUT,
                 f"chunk must have shape (N >= 1, one of {columns}), got {raw.shape}{rotation_hint}",
             )
@@ -484,7 +494,7 @@ class ChunkExecutor:
             return None, verdict
         if not np.all(np.isfinite(raw)):
             why = "chunk contains NaN or infinite values; refusing to move"
-            return None, Verdict(ControlStatus.INVALID_INPUT, why)
+            return None, ControlOutcome(ControlStatus.INVALID_INPUT, why)
         steps = np.zeros((raw.shape[0], ROTATION_CHUNK_COLUMNS))
         steps[:, :3] = raw[:, :3]
         steps[:, 6] = raw[:, -1]
@@ -503,9 +513,9 @@ class ChunkExecutor:
             if changed.size
             else ""
         )
-        return clipped, Verdict(ControlStatus.OK, note)
+        return clipped, ControlOutcome(ControlStatus.OK, note)
 
-    def _stop(self, verdict: Verdict) -> PeriodCommand:
+    def _stop(self, verdict: ControlOutcome) -> PeriodCommand:
         num_steps = 0 if self._chunk is None else len(self._chunk)
         self._chunk = None
         self._plan = None

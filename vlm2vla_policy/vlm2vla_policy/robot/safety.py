@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vlm2vla_policy.robot.description import RobotDescription
-from vlm2vla_policy.robot.status import OK, ControlStatus, Verdict
+from vlm2vla_policy.robot.status import OK, ControlOutcome, ControlStatus
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class SafetyLimits:
 
     def check_measurement(
         self, joints_rad: np.ndarray | None, stamp_s: float, now_s: float
-    ) -> Verdict:
+    ) -> ControlOutcome:
         """Check the joint measurement is usable at ``now_s``: well formed, at most max age old."""
         verdict = self.check_joints(joints_rad)
         if not verdict.ok:
@@ -54,23 +54,23 @@ class SafetyLimits:
         age_s = now_s - stamp_s
         if abs(age_s) > self.max_joint_state_age_s:
             when = "old" if age_s > 0 else "in the future"
-            return Verdict(
+            return ControlOutcome(
                 ControlStatus.STALE_JOINT_STATES,
                 f"joint state is {abs(age_s):.3f} s {when} (limit {self.max_joint_state_age_s} s); "
                 "check the driver is running and both sides use the same clock (use_sim_time)",
             )
         return OK
 
-    def check_joints(self, joints_rad: np.ndarray | None) -> Verdict:
+    def check_joints(self, joints_rad: np.ndarray | None) -> ControlOutcome:
         """Check the joint measurement is present with one finite angle per joint."""
         if joints_rad is None:
-            return Verdict(
+            return ControlOutcome(
                 ControlStatus.STALE_JOINT_STATES,
                 "no joint state received yet; check that the driver publishes joint_states",
             )
         joints = np.asarray(joints_rad, dtype=float)
         if joints.shape != (len(self.joint_names),) or not np.all(np.isfinite(joints)):
-            return Verdict(
+            return ControlOutcome(
                 ControlStatus.INVALID_INPUT,
                 f"joint measurement must be {len(self.joint_names)} finite angles "
                 f"{self.joint_names} in rad, got {joints_rad!r}",
@@ -79,7 +79,7 @@ class SafetyLimits:
 
     def check_command(
         self, command_rad: np.ndarray, reference_rad: np.ndarray, period_s: float
-    ) -> Verdict:
+    ) -> ControlOutcome:
         """Check that ``command_rad`` may be sent, the arm being at ``reference_rad`` now.
 
         Position check: every joint within [lower, upper]. Velocity check: the change from the
@@ -87,7 +87,7 @@ class SafetyLimits:
         """
         command = np.asarray(command_rad, dtype=float)
         if command.shape != (len(self.joint_names),) or not np.all(np.isfinite(command)):
-            return Verdict(
+            return ControlOutcome(
                 ControlStatus.INVALID_INPUT,
                 f"command must be {len(self.joint_names)} finite angles in rad, "
                 f"got {command_rad!r}",
@@ -96,14 +96,14 @@ class SafetyLimits:
             self.joint_names, command, self.lower_rad, self.upper_rad, strict=True
         ):
             if not low <= value <= high:
-                return Verdict(
+                return ControlOutcome(
                     ControlStatus.JOINT_LIMIT,
                     f"{name} command {value:+.4f} rad is outside [{low:+.4f}, {high:+.4f}] rad",
                 )
         speeds = np.abs(command - np.asarray(reference_rad, dtype=float)) / period_s
         for name, speed, limit in zip(self.joint_names, speeds, self.velocity_rad_s, strict=True):
             if speed > limit:
-                return Verdict(
+                return ControlOutcome(
                     ControlStatus.VELOCITY_LIMIT,
                     f"{name} would move at {speed:.3f} rad/s (limit {limit:.3f} rad/s) over "
                     f"{period_s} s; the target jumped away from the measured joints: reset the "

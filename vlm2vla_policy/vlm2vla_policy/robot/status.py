@@ -32,7 +32,7 @@ class ControlStatus(enum.Enum):
 
 
 @dataclass(frozen=True)
-class Verdict:
+class ControlOutcome:
     """A status with the reason for it."""
 
     status: ControlStatus  # outcome
@@ -44,4 +44,4 @@ class Verdict:
         return self.status.commands
 
 
-OK = Verdict(ControlStatus.OK)
+OK = ControlOutcome(ControlStatus.OK)

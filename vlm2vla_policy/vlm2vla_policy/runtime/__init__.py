@@ -7,7 +7,7 @@ No ROS here. The public API:
   :class:`StageResult` (parsed value, raw text, :class:`Timing`, attempts);
 * :func:`load_model` / :class:`LoadedModel`, :class:`HFBackend`, :class:`RemoteBackend`;
 * :func:`write_adapter_metadata` / :func:`read_adapter_metadata` (``vlm2vla_adapter.json``);
-* ``vlm2vla-serve`` (:mod:`vlm2vla_policy.runtime.serve`): an OpenAI-compatible server.
+* ``vlm2vla-serve`` (:mod:`vlm2vla_policy.serving.cli`): an OpenAI-compatible server.
 
 torch and transformers are imported when a model is loaded, not on import of this package's
 configuration and metadata helpers.

@@ -4,7 +4,7 @@ A subcommand module defines ``HELP`` (one line for the command list), ``DESCRIPT
 of its ``--help``), ``add_arguments(parser)`` and ``run(args) -> list[str]`` (does the work and
 returns the lines to show; problems are raised, see :func:`vlm2vla_training.cli.main`). Modules
 import only argparse-level code at import time; heavy libraries are imported inside ``run``, so
-``vlm2vla-train --help`` stays fast. To add a subcommand (``experiment``...),
+``vlm2vla-train --help`` stays fast. To add a subcommand,
 write ``commands/<name>.py`` and add it here.
 """
 
@@ -16,6 +16,5 @@ COMMANDS: dict[str, str] = {
     "build": "vlm2vla_training.commands.build",
     "fit": "vlm2vla_training.commands.fit",
     "eval": "vlm2vla_training.commands.eval",
-    "experiment": "vlm2vla_training.commands.experiment",
 }
 """Subcommand name -> module, in the order of the data flow."""

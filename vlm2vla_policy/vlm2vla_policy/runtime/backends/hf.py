@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from vlm2vla_policy.language import Grammar, GrammarConstraint, TokenTable
+from vlm2vla_policy.decoding import Grammar, GrammarConstraint, TokenTable
 from vlm2vla_policy.runtime.backends.base import Completion, GenerationRequest, TextSink
 from vlm2vla_policy.runtime.errors import RuntimeConfigError
 from vlm2vla_policy.runtime.generation import GenerationEngine

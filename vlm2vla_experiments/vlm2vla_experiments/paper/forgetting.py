@@ -4,7 +4,7 @@ Does it cost general ability, and do LoRA and language targets help? The paper's
 (VLM2VLA, arXiv 2509.22195): LoRA on actions written as language keeps 85-118 % of the base
 model's VQA scores, while fully fine-tuned VLAs lose nearly everything. At CPU scale this
 experiment trains the pretrained Gemma-3-270M on the text-only chunk task
-(:mod:`~vlm2vla_training.experiments.textonly`) four ways with one budget:
+(:mod:`~vlm2vla_experiments.paper.textonly`) four ways with one budget:
 
 * ``lora-language``, ``lora-at``: LoRA r=16 / alpha=32 on q/k/v/o/gate/up/down (the paper);
 * ``full-language``, ``full-at``: every language-model weight trains (embeddings included);
@@ -13,9 +13,9 @@ experiment trains the pretrained Gemma-3-270M on the text-only chunk task
 Training is :func:`vlm2vla_training.fit.fit` itself, on a dataset written in ``build``'s format;
 task accuracy is :func:`vlm2vla_training.evaluation.evaluate` (the runtime policy, greedy and
 unconstrained, on held-out episodes); general ability is perplexity on
-:data:`~vlm2vla_training.experiments.general_text.PARAGRAPHS` and accuracy on
-:func:`~vlm2vla_training.experiments.general_text.general_questions` (plain-text scoring, see
-:mod:`~vlm2vla_training.experiments.probes`), before and after. Retention = after / before per
+:data:`~vlm2vla_experiments.paper.general_text.PARAGRAPHS` and accuracy on
+:func:`~vlm2vla_experiments.paper.general_text.general_questions` (plain-text scoring, see
+:mod:`~vlm2vla_experiments.paper.probes`), before and after. Retention = after / before per
 metric (for perplexity, above 1 means worse).
 
 Learning rates follow one documented rule instead of a sweep (a sweep of four methods does not
@@ -50,10 +50,10 @@ from typing import Any
 
 import numpy as np
 
-from vlm2vla_training.experiments import probes
-from vlm2vla_training.experiments.general_text import PARAGRAPHS, general_questions
-from vlm2vla_training.experiments.stats import Interval, paired_difference, paired_ratio
-from vlm2vla_training.experiments.textonly import (
+from vlm2vla_experiments.paper import probes
+from vlm2vla_experiments.paper.general_text import PARAGRAPHS, general_questions
+from vlm2vla_experiments.paper.stats import Interval, paired_difference, paired_ratio
+from vlm2vla_experiments.paper.textonly import (
     TextChunkSample,
     TextTaskConfig,
     text_chunk_samples,
@@ -366,7 +366,7 @@ def run_forgetting(config: ForgettingConfig, out: Path, progress: bool = True) -
     """
     from tqdm import tqdm
 
-    from vlm2vla_training.experiments.likelihood import environment
+    from vlm2vla_experiments.paper.likelihood import environment
 
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
@@ -472,8 +472,8 @@ def markdown_tables(results: dict[str, Any]) -> str:
 
 
 def run_forgetting_command(args: Any, command_line: str) -> list[str]:
-    """``vlm2vla-train experiment forgetting``: run, write the tables, optionally the docs."""
-    from vlm2vla_training.experiments import docs
+    """``vlm2vla-experiment forgetting``: run, write the tables, optionally the docs."""
+    from vlm2vla_experiments.paper import docs
 
     if args.profile == "smoke":
         config = smoke_config(args.model, args.seed)

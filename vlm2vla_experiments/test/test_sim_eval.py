@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from vlm2vla_sim.compare import compare
-from vlm2vla_sim.compare import main as compare_main
-from vlm2vla_sim.eval_cli import main
-from vlm2vla_sim.evaluation import wilson_interval
+from vlm2vla_experiments.compare import compare
+from vlm2vla_experiments.compare import main as compare_main
+from vlm2vla_experiments.eval_cli import main
+from vlm2vla_experiments.evaluation import wilson_interval
 
 
 def test_wilson_interval_contains_the_rate_and_narrows():

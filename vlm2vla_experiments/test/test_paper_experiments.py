@@ -8,11 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from vlm2vla_policy.language import AtChunkCodec, TextChunkCodec, decode_chunk
-from vlm2vla_training.experiments import docs
-from vlm2vla_training.experiments.general_text import PARAGRAPHS, general_questions
-from vlm2vla_training.experiments.stats import paired_difference, paired_ratio, ratio
-from vlm2vla_training.experiments.textonly import (
+from vlm2vla_experiments.paper import docs
+from vlm2vla_experiments.paper.general_text import PARAGRAPHS, general_questions
+from vlm2vla_experiments.paper.stats import paired_difference, paired_ratio, ratio
+from vlm2vla_experiments.paper.textonly import (
     TextTaskConfig,
     relative_phrase,
     scene_layout,
@@ -20,11 +19,12 @@ from vlm2vla_training.experiments.textonly import (
     text_chunk_samples,
     text_only_messages,
 )
+from vlm2vla_policy.language import AtChunkCodec, TextChunkCodec, decode_chunk
 
 
 @pytest.fixture(scope="module")
 def tiny_text(torch_one_thread):
-    from vlm2vla_training.experiments.lm import tiny_text_model
+    from vlm2vla_experiments.paper.lm import tiny_text_model
 
     return tiny_text_model(seed=0)
 
@@ -115,7 +115,7 @@ def test_paired_ratio_of_accuracies():
 
 
 def test_shared_prompt_scoring_equals_scoring_each_sequence(tiny_text):
-    from vlm2vla_training.experiments.lm import (
+    from vlm2vla_experiments.paper.lm import (
         answer_ids,
         render_prompt,
         score_continuations,
@@ -133,7 +133,7 @@ def test_shared_prompt_scoring_equals_scoring_each_sequence(tiny_text):
 
 
 def test_likelihood_is_reproducible_with_a_seed(tiny_text):
-    from vlm2vla_training.experiments.likelihood import LikelihoodConfig, run_likelihood
+    from vlm2vla_experiments.paper.likelihood import LikelihoodConfig, run_likelihood
 
     config = LikelihoodConfig(num_chunks=6, model="tiny", bootstrap_resamples=200)
     first = run_likelihood(config, tiny_text, progress=False).to_dict()
@@ -157,7 +157,7 @@ def test_likelihood_is_reproducible_with_a_seed(tiny_text):
 
 
 def test_at_text_maps_back_to_the_language_text(tiny_text):
-    from vlm2vla_training.experiments.likelihood import at_table_for
+    from vlm2vla_experiments.paper.likelihood import at_table_for
 
     table = at_table_for(tiny_text)
     codec = AtChunkCodec(table)
@@ -186,14 +186,14 @@ def test_generated_blocks_replace_only_their_content(tmp_path):
 
 
 def test_cli_likelihood_writes_results_figure_and_docs(tmp_path, torch_one_thread):
-    from vlm2vla_training.cli import main
+    from vlm2vla_experiments.paper.cli import main
 
     doc = tmp_path / "docs" / "experiments.md"
     doc.parent.mkdir()
     begin, end = docs.markers("likelihood")
     doc.write_text(f"intro\n{begin}\n{end}\n")
     out = tmp_path / "out"
-    args = ["experiment", "likelihood", "--model", "tiny", "--num-chunks", "3", "--out", str(out)]
+    args = ["likelihood", "--model", "tiny", "--num-chunks", "3", "--out", str(out)]
     assert main([*args, "--write-docs", str(doc), "--quiet"]) == 0
     saved = json.loads((out / "likelihood.json").read_text())
     assert len(saved["chunks"]) == 3 and saved["config"]["model"] == "tiny"
@@ -209,8 +209,8 @@ def test_cli_likelihood_writes_results_figure_and_docs(tmp_path, torch_one_threa
 def test_decoder_scoring_of_an_image_text_model_equals_its_forward(torch_one_thread):
     import torch
 
+    from vlm2vla_experiments.paper.lm import score_sequence
     from vlm2vla_policy.testing.tiny_gemma3 import build_tiny_gemma3
-    from vlm2vla_training.experiments.lm import score_sequence
 
     model, processor = build_tiny_gemma3()
     ids = [processor.tokenizer.bos_token_id, *processor.tokenizer.encode("A cat sat.")]
@@ -221,7 +221,7 @@ def test_decoder_scoring_of_an_image_text_model_equals_its_forward(torch_one_thr
 
 
 def test_general_probes_score_text_without_the_chat_template(tiny_text):
-    from vlm2vla_training.experiments.probes import general_scores, question_prompt
+    from vlm2vla_experiments.paper.probes import general_scores, question_prompt
 
     questions = general_questions()[:3]
     assert question_prompt(questions[0]) == "Question: What is the capital of Italy?\nAnswer:"
@@ -238,7 +238,7 @@ def test_general_probes_score_text_without_the_chat_template(tiny_text):
 
 
 def test_text_dataset_is_what_fit_reads(tmp_path):
-    from vlm2vla_training.experiments.forgetting import (
+    from vlm2vla_experiments.paper.forgetting import (
         ForgettingConfig,
         split_samples,
         write_text_dataset,
@@ -257,7 +257,7 @@ def test_text_dataset_is_what_fit_reads(tmp_path):
 
 
 def test_forgetting_tables_from_results():
-    from vlm2vla_training.experiments.forgetting import markdown_tables, retention
+    from vlm2vla_experiments.paper.forgetting import markdown_tables, retention
 
     tokens = [30, 70]
     base = {
@@ -320,7 +320,7 @@ def test_forgetting_tables_from_results():
 
 @pytest.mark.slow
 def test_forgetting_smoke_runs_end_to_end(tmp_path, torch_one_thread):
-    from vlm2vla_training.experiments.forgetting import run_forgetting, smoke_config
+    from vlm2vla_experiments.paper.forgetting import run_forgetting, smoke_config
 
     config = dataclasses.replace(smoke_config("tiny"), runs=("lora-at", "full-language"))
     results = run_forgetting(config, tmp_path, progress=False)

@@ -4,7 +4,7 @@ Both score plain text after BOS, without the chat template, the way base languag
 evaluated (LM Evaluation Harness style): the 270M model is a base model, and chat-formatted
 scoring would charge every answer for Gemma's end-of-turn token, which a base model has never
 learned to write (about 35 nats in a smoke run, enough to decide every pick). Models are scored
-through their text decoder and output layer (:mod:`~vlm2vla_training.experiments.lm`), which for a
+through their text decoder and output layer (:mod:`~vlm2vla_experiments.paper.lm`), which for a
 Gemma-3 image-text model, with or without a peft adapter, gives the same log-probabilities as its
 full forward pass on text.
 """
@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from vlm2vla_experiments.paper.lm import score_continuations, score_sequence
 from vlm2vla_training.evaluation.vqa_questions import Question
-from vlm2vla_training.experiments.lm import score_continuations, score_sequence
 
 
 def perplexity(model: Any, tokenizer: Any, paragraphs: Sequence[str]) -> dict[str, float]:

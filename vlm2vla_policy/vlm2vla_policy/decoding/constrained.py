@@ -46,8 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from vlm2vla_policy.language.automaton import DEAD
-from vlm2vla_policy.language.grammar import Grammar
+from vlm2vla_policy.decoding.automaton import DEAD, Grammar
 
 FINISHED: int = -2
 """Constraint state after an EOS token: only EOS (padding) may follow."""

@@ -1,6 +1,6 @@
 """Compare two ``vlm2vla-sim-eval`` runs seed by seed (is policy A better than policy B).
 
-``python -m vlm2vla_sim.compare artifacts/eval/demo artifacts/eval/random`` reads both
+``python -m vlm2vla_experiments.compare artifacts/eval/demo artifacts/eval/random`` reads both
 ``summary.json`` files, keeps the seeds both ran, and prints per metric (success, final and
 closest EE-to-object distance) each run's mean and the paired difference A - B with a 95 %
 bootstrap interval over seeds (resampling seeds, so layout difficulty cancels). ``--json`` writes
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from vlm2vla_training.experiments.stats import paired_difference
+from vlm2vla_experiments.paper.stats import paired_difference
 
 BOOTSTRAP_RESAMPLES = 10_000  # resamples of the seeds for each interval
 
@@ -75,7 +75,9 @@ def format_table(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the comparison of two evaluation directories; 2 when one cannot be read."""
-    parser = argparse.ArgumentParser(prog="python -m vlm2vla_sim.compare", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m vlm2vla_experiments.compare", description=__doc__
+    )
     parser.add_argument("run_a", type=Path, help="vlm2vla-sim-eval --out directory of policy A")
     parser.add_argument("run_b", type=Path, help="... of policy B (e.g. the random baseline)")
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")

@@ -398,3 +398,28 @@ def _reachable(full: np.ndarray, start: int) -> list[int]:
                 seen.add(target)
                 stack.append(target)
     return sorted(seen)
+
+
+@dataclass(frozen=True, eq=False)
+class Grammar:
+    """The canonical answer language of one stage."""
+
+    # Stage (or purpose) the grammar belongs to.
+    name: str
+    # The pattern it was built from.
+    pattern: Pattern
+    # Its minimal automaton.
+    dfa: Dfa
+
+    @property
+    def regex(self) -> str:
+        """Equivalent regular expression (Python ``re`` syntax; match with ``re.fullmatch``)."""
+        return self.pattern.regex()
+
+    def accepts(self, text: str) -> bool:
+        """True when ``text`` is a complete canonical answer."""
+        return self.dfa.accepts(text)
+
+    def sample(self, rng: random.Random, stop_probability: float = 0.3) -> str:
+        """A random canonical answer (for tests and benchmarks)."""
+        return self.dfa.sample(rng, stop_probability)

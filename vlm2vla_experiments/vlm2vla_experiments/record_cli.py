@@ -19,14 +19,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from vlm2vla_sim import TASKS, RolloutConfig, SimConfig, WidowXSim, parse_task, run_episode
-from vlm2vla_sim.recorder import (
+from vlm2vla_experiments.recorder import (
     FORMATS,
     bridge_traj_dir,
     mcap_bag_dir,
     write_bridge_episode,
     write_mcap_episode,
 )
+from vlm2vla_sim import TASKS, RolloutConfig, SimConfig, WidowXSim, parse_task, run_episode
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -57,7 +57,7 @@ WILSON_Z_95 = 1.959964  # two-sided 95 % normal quantile
 
 
 @dataclass(frozen=True)
-class EvalConfig:
+class SimEvalConfig:
     """How an evaluation runs."""
 
     episodes: int = 20  # seeded episodes, seeds start_seed .. start_seed + episodes - 1
@@ -184,7 +184,7 @@ class SimExecution:
     while the policy thinks). ``lock`` guards the sim between this thread and the camera.
     """
 
-    def __init__(self, sim: WidowXSim, config: EvalConfig, on_frame: Callable[[], None]) -> None:
+    def __init__(self, sim: WidowXSim, config: SimEvalConfig, on_frame: Callable[[], None]) -> None:
         self.sim = sim
         self.config = config
         self.on_frame = on_frame
@@ -316,7 +316,7 @@ def run_eval_episode(
     policy,
     task: Task,
     seed: int,
-    config: EvalConfig,
+    config: SimEvalConfig,
     *,
     out_dir: Path | None = None,
     on_status: Callable[[LoopStatus], None] = lambda _: None,
@@ -461,7 +461,7 @@ def _stat(statistic: Callable[[list[float]], Any], values: list[float]) -> float
 
 
 def summarize(
-    task: Task, policy_name: str, reports: list[EpisodeReport], config: EvalConfig
+    task: Task, policy_name: str, reports: list[EpisodeReport], config: SimEvalConfig
 ) -> dict[str, Any]:
     """The JSON summary of a run."""
     successes = sum(r.success for r in reports)
@@ -491,11 +491,11 @@ def summarize(
     }
 
 
-def evaluate(
+def evaluate_in_sim(
     sim: WidowXSim,
     policy,
     task: Task,
-    config: EvalConfig,
+    config: SimEvalConfig,
     out_dir: Path,
     *,
     policy_name: str = "policy",

@@ -2,7 +2,7 @@
 
     VLM2VLA_API_KEY=... vlm2vla-serve --model google/gemma-3-12b-it --adapter runs/adapter
 
-See :mod:`vlm2vla_policy.runtime.chat_server` for the endpoints and the safety rules (loopback by
+See :mod:`vlm2vla_policy.serving.chat_server` for the endpoints and the safety rules (loopback by
 default, bearer token required elsewhere, JSON only, size limits, generation off the accept loop).
 """
 
@@ -15,10 +15,10 @@ import sys
 import threading
 
 from vlm2vla_policy.runtime.backends.hf import HFBackend
-from vlm2vla_policy.runtime.chat_server import ChatServer, ServeConfig, logger
 from vlm2vla_policy.runtime.config import DTYPES, QUANTIZATIONS, ModelConfig
 from vlm2vla_policy.runtime.errors import PolicyRuntimeError
 from vlm2vla_policy.runtime.loading import load_model
+from vlm2vla_policy.serving.chat_server import ChatServer, ServeConfig, logger
 
 READY_MESSAGE = "vlm2vla-serve listening on"
 """Start of the log line written once the server accepts connections (followed by the URL)."""

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from vlm2vla_experiments.record_cli import main as record_main
+from vlm2vla_experiments.recorder import ee_states, mcap_bag_dir, write_mcap_episode
 from vlm2vla_sim import RolloutConfig, SimConfig, WidowXSim, parse_task, run_episode
 from vlm2vla_sim.camera import CameraConfig
-from vlm2vla_sim.cli import main as record_main
-from vlm2vla_sim.recorder import ee_states, mcap_bag_dir, write_mcap_episode
 from vlm2vla_training.cli import main as train_main
 from vlm2vla_training.readers import ReadOptions, make_reader
 from vlm2vla_training.relabel import RecordedLabeler

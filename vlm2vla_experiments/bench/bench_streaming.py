@@ -1,12 +1,12 @@
 r"""Streaming + overlap vs sequential execution, closed loop in the MuJoCo sim, paired seeds.
 
-    python vlm2vla_sim/bench/bench_streaming.py --model artifacts/demo/base \
+    python vlm2vla_experiments/bench/bench_streaming.py --model artifacts/demo/base \
         --adapter artifacts/demo/run/adapter --episodes 10 --out artifacts/bench/streaming.json \
         [--tier-270m artifacts/bench/gemma3-270m-vlm --tier-cycles 3]
 
 Both modes run the same policy on the same scene seeds in one process, interleaved (A B, then
 B A for the next seed), with greedy decoding so both write the same tokens for the same image.
-The controller ticks on the wall clock (``EvalConfig.realtime``) while the policy thinks, as the
+The controller ticks on the wall clock (``SimEvalConfig.realtime``) while the policy thinks, as the
 ROS controller does, so idle time is real. Per mode it reports, as medians: per cycle the time
 from the start of chunk generation to the first arm command; per episode the time from the
 instruction to the first arm command, the fraction of the episode the arm is idle (1 - commanded
@@ -31,12 +31,12 @@ from dataclasses import replace
 from pathlib import Path
 from statistics import median
 
+from vlm2vla_experiments.compare import compare, format_table
+from vlm2vla_experiments.evaluation import SimEvalConfig, run_eval_episode, summarize
 from vlm2vla_policy.language import format_plan
 from vlm2vla_policy.runtime import ModelConfig, PolicyConfig, make_policy
 from vlm2vla_policy.runtime.config import StageSampling
-from vlm2vla_sim.compare import compare, format_table
 from vlm2vla_sim.env import WidowXSim
-from vlm2vla_sim.evaluation import EvalConfig, run_eval_episode, summarize
 from vlm2vla_sim.tasks import parse_task
 
 MODES = ("sequential", "streaming")
@@ -81,7 +81,7 @@ def closed_loop(args: argparse.Namespace) -> dict:
     policy = load_policy(args.model, args.adapter)
     task = parse_task(args.task)
     sim = WidowXSim()
-    base = EvalConfig(
+    base = SimEvalConfig(
         episodes=1, max_cycles=args.max_cycles, verify=False, video=False, plot=False,
         realtime=True,
     )  # fmt: skip

@@ -19,8 +19,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from vlm2vla_experiments.evaluation import RandomPolicy, SimEvalConfig, evaluate_in_sim
 from vlm2vla_sim.env import SimConfig, WidowXSim
-from vlm2vla_sim.evaluation import EvalConfig, RandomPolicy, evaluate
 from vlm2vla_sim.tasks import TASKS, parse_task
 
 
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         task = parse_task(args.task)
-        config = EvalConfig(
+        config = SimEvalConfig(
             episodes=args.episodes,
             start_seed=args.start_seed,
             max_cycles=args.max_cycles,
@@ -110,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         bar.set_postfix(success=report.success, dist_cm=round(report.final_distance_m * 100, 1))
 
     try:
-        summary = evaluate(sim, policy, task, config, args.out, policy_name=name, progress=progress)
+        summary = evaluate_in_sim(
+            sim, policy, task, config, args.out, policy_name=name, progress=progress
+        )
     finally:
         bar.close()
         sim.close()

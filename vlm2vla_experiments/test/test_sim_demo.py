@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from vlm2vla_sim.demo import main
+from vlm2vla_experiments.demo import main
 
 pytestmark = pytest.mark.slow
 
