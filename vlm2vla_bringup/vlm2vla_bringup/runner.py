@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from vlm2vla_bringup.graph import GRAPHS, Action, IncludeSpec, NodeSpec, ProcessSpec, resolve_args
-from vlm2vla_policy.processes import ros_executable
+from vlm2vla_policy.processes import ros_executable, stop_processes
 
 
 def ament_prefixes() -> list[Path]:
@@ -94,21 +94,6 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def stop_all(procs: list[subprocess.Popen], grace_s: float = 10.0) -> None:
-    """SIGINT to every process at once, then SIGTERM, then SIGKILL, ``grace_s`` apart."""
-    for send in (lambda p: p.send_signal(signal.SIGINT), subprocess.Popen.terminate):
-        alive = [p for p in procs if p.poll() is None]
-        for proc in alive:
-            send(proc)
-        deadline = time.monotonic() + grace_s
-        while any(p.poll() is None for p in alive) and time.monotonic() < deadline:
-            time.sleep(0.05)
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
 def run(commands: list[tuple[str, list[str]]], poll_s: float = 0.2) -> int:
     """Start every command; stop them all at Ctrl-C, SIGTERM or when one exits; return a code."""
     signal.signal(signal.SIGTERM, _interrupt)
@@ -128,7 +113,7 @@ def run(commands: list[tuple[str, list[str]]], poll_s: float = 0.2) -> int:
     # Stopping must not be interrupted by a second Ctrl-C or SIGTERM, or children are orphaned.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    stop_all([proc for _, proc in procs])
+    stop_processes([proc for _, proc in procs])
     return code
 
 

@@ -243,7 +243,8 @@ def test_text_dataset_is_what_fit_reads(tmp_path):
         split_samples,
         write_text_dataset,
     )
-    from vlm2vla_training.fit.data import load_built_data, stage_rows
+    from vlm2vla_training.built_dataset import load_built_data
+    from vlm2vla_training.fit.data import stage_rows
 
     config = ForgettingConfig(train_episodes=2, eval_episodes=1, steps=2, batch_size=2)
     train, held_out = split_samples(config)

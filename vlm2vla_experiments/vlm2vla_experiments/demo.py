@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -37,6 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
+
+from vlm2vla_policy.processes import stop_processes
 
 if TYPE_CHECKING:  # both import torch: only the stages that train load them
     from vlm2vla_experiments.vision_pretrain import VisionPretrainConfig
@@ -252,22 +253,6 @@ class DemoWatcher:
         self.instruction_pub.publish(String(data=instruction))
 
 
-def _stop(process: subprocess.Popen, grace_s: float = 10.0) -> None:
-    """SIGINT the launch's process group, then SIGTERM/SIGKILL if it lingers."""
-    if process.poll() is not None:
-        return
-    for sig, wait_s in ((signal.SIGINT, grace_s), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 def _wait_for_graph(watcher: DemoWatcher, launch: subprocess.Popen, timeout_s: float) -> None:
     """Until the sim publishes images and the policy node listens for instructions."""
     deadline = time.monotonic() + timeout_s
@@ -322,7 +307,7 @@ def run_live(args: argparse.Namespace, model: str, adapter: str) -> int:
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
-        _stop(launch)
+        stop_processes([launch], group=True)  # the launch and its nodes
     video = args.video or args.cache / "demo.gif"
     if watcher.frames:
         import imageio.v2 as imageio

@@ -26,10 +26,10 @@ import numpy as np
 from PIL import Image
 
 from vlm2vla_policy.robot import WX250S, ArmKinematics
+from vlm2vla_policy.robot.bridge_state import KinematicEEState, bridge_rpy
 from vlm2vla_sim.linkage import GripperLinkage
 from vlm2vla_sim.rollout import ExpertEpisode
 from vlm2vla_sim.tasks import Task
-from vlm2vla_training.readers.ee_state import KinematicEEState, rpy_from_matrix
 
 FORMATS = ("bridge", "mcap")
 JPEG_QUALITY = 95  # quality of the stored frames (1-95)
@@ -37,7 +37,6 @@ START_NS = 1_700_000_000_000_000_000  # log time of every episode's instruction,
 CHUNK_OFFSET_NS = 1_000  # a chunk is logged this long after the observation it follows, ns
 END_OFFSET_NS = 1_000_000  # the empty instruction follows the last observation by this, ns
 # Gripper pointing straight down: Bridge's orientation reference for roll, pitch and yaw.
-_DOWN = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])
 
 
 def joint_state_names() -> list[str]:
@@ -65,7 +64,7 @@ def _desired_states(episode: ExpertEpisode) -> np.ndarray:
     rows = []
     gripper = [1.0, *episode.gripper]  # the command in force at each observation
     for target, command in zip(episode.targets, gripper, strict=True):
-        roll, pitch, yaw = rpy_from_matrix(target[:3, :3] @ _DOWN.T)
+        roll, pitch, yaw = bridge_rpy(target[:3, :3])
         rows.append([*target[:3, 3], roll, pitch, yaw, command])
     return np.array(rows)
 

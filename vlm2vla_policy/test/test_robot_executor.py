@@ -8,6 +8,7 @@ import pytest
 
 from vlm2vla_policy.robot import (
     BRIDGE_NEUTRAL_JOINTS_RAD,
+    GRIPPER_DOWN,
     WX250S,
     ArmKinematics,
     ChunkExecutor,
@@ -20,7 +21,6 @@ from vlm2vla_policy.robot import (
 
 KIN = ArmKinematics(WX250S)
 PERIOD_S = ExecutorConfig().period_s
-GRIPPER_DOWN = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Forward and inverse kinematics of the wx250s, checked against REFERENCE §3."""
+"""Forward and inverse kinematics of the wx250s, checked against docs/facts.md §3."""
 
 import numpy as np
 import pytest

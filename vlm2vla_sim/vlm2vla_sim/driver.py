@@ -1,6 +1,6 @@
 """The Interbotix ``xs_sdk`` driver's semantics over a :class:`WidowXSim` (no ROS).
 
-What the real driver does with each request of its interface (REFERENCE.md §3), for the wx250s:
+What the real driver does with each request of its interface (docs/facts.md §3), for the wx250s:
 
 - Motors: the six arm joints and ``gripper``. Groups: ``arm`` (the six) and ``all`` (the six and
   the gripper). A ``single`` command or request names one motor.

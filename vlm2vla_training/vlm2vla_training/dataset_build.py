@@ -33,14 +33,12 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from vlm2vla_policy.language import FORMAT_VERSION
+from vlm2vla_training.built_dataset import DATASET_DIR, SPLITS, write_build_info
 from vlm2vla_training.episode import Episode, EpisodeError
 from vlm2vla_training.relabel.segments import segments_from_dicts
 from vlm2vla_training.report import RunReport
 from vlm2vla_training.samples import Sample, SampleBuilder, SampleConfig
 from vlm2vla_training.store import EpisodeStore
-
-SPLITS = ("train", "eval")
 
 
 @dataclass(frozen=True)
@@ -187,14 +185,7 @@ def _build(store: EpisodeStore, out_dir: Path, config: BuildConfig, progress: bo
         "examples_per_s": round(built_rows / elapsed, 1) if elapsed > 0 else 0.0,
         "dropped": dict(builder.dropped),
     }
-    info = {
-        "format_version": FORMAT_VERSION,
-        "language_config": config.samples.language.to_dict(),
-        "build_config": config.to_dict(),
-        "splits": splits,
-        "samples": counts,
-    }
-    (out_dir / "build_info.json").write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
+    write_build_info(out_dir, config.samples.language, config.to_dict(), splits, counts)
     report.write(out_dir / "build_report.json")
     return report
 
@@ -267,7 +258,7 @@ def _assemble(out_dir: Path, splits: dict[str, list[str]]) -> dict[str, dict[str
         parts[name] = (
             concatenate_datasets(pieces) if pieces else Dataset.from_list([], features=features())
         )
-    final, partial = out_dir / "dataset", out_dir / ".partial-dataset"
+    final, partial = out_dir / DATASET_DIR, out_dir / ".partial-dataset"
     shutil.rmtree(partial, ignore_errors=True)
     DatasetDict(parts).save_to_disk(str(partial))
     shutil.rmtree(final, ignore_errors=True)

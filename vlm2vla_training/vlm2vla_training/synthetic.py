@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from vlm2vla_policy.robot.bridge_state import GRIPPER_DOWN
 from vlm2vla_training import ros_msgdefs
 from vlm2vla_training.episode import recompute_actions
 
@@ -28,7 +29,6 @@ TARGETS: tuple[str, ...] = ("plate", "pot", "towel", "bowl")
 CORRUPTIONS: tuple[str, ...] = ("truncated_pickle", "missing_frame", "truncated_jpeg")
 
 # Gripper pointing straight down (the home EE frame pitched by +90 degrees about y).
-_DOWN = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])
 _NS_PER_S = 1_000_000_000
 
 
@@ -272,7 +272,7 @@ def write_mcap_bag(
             joints = []
             for state in trajectory.states:
                 target = np.eye(4)
-                target[:3, :3] = _DOWN
+                target[:3, :3] = GRIPPER_DOWN
                 target[:3, 3] = state[:3]
                 result = kinematics.ik(target, seed_joints)
                 if not result.ok:

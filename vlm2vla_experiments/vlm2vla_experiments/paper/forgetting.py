@@ -177,7 +177,8 @@ def write_text_dataset(
     """Write the samples as ``vlm2vla-train build`` would (dataset/ and build_info.json)."""
     from datasets import Dataset, DatasetDict
 
-    from vlm2vla_policy.language import FORMAT_VERSION, LanguageConfig
+    from vlm2vla_policy.language import LanguageConfig
+    from vlm2vla_training.built_dataset import DATASET_DIR, write_build_info
     from vlm2vla_training.dataset_build import features
 
     splits = {"train": train, "eval": held_out}
@@ -186,15 +187,14 @@ def write_text_dataset(
         for name, samples in splits.items()
     }
     directory.mkdir(parents=True, exist_ok=True)
-    DatasetDict(parts).save_to_disk(str(directory / "dataset"))
-    info = {
-        "format_version": FORMAT_VERSION,
-        "language_config": LanguageConfig().to_dict(),
-        "build_config": {"text_only": True},
-        "splits": {n: sorted({s.episode_id for s in samples}) for n, samples in splits.items()},
-        "samples": {name: {"chunk": len(samples)} for name, samples in splits.items()},
-    }
-    (directory / "build_info.json").write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
+    DatasetDict(parts).save_to_disk(str(directory / DATASET_DIR))
+    write_build_info(
+        directory,
+        LanguageConfig(),
+        {"text_only": True},
+        {n: sorted({s.episode_id for s in samples}) for n, samples in splits.items()},
+        {name: {"chunk": len(samples)} for name, samples in splits.items()},
+    )
     return directory
 
 

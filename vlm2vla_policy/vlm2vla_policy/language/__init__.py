@@ -9,10 +9,11 @@ gripper 1 = open, 0 = closed; chunk text is in centimetres.
 
 Modules: ``config`` (frozen format configuration), ``version`` (FORMAT_VERSION), ``errors``
 (typed errors), ``chunk`` (chunk text), ``chunk_stream`` (reading a chunk while it is written),
-``chunking`` (merging raw deltas), ``plan`` (motion plans), ``direction`` (left/right/none),
-``subtasks``, ``verdict`` (verification answers), ``prompts`` (templates and training pairs),
-``grammar`` (each stage's answer language, built with :mod:`vlm2vla_policy.decoding`),
-``at_encoding`` (the VLM2VLA-AT ablation), ``codec`` and ``outputs`` (choosing by config and stage).
+``delta_merging`` (merging raw per-step deltas into chunk steps), ``plan`` (motion plans),
+``direction`` (left/right/none), ``subtasks``, ``verdict`` (verification answers), ``prompts``
+(templates and training pairs), ``grammar`` (each stage's answer language, built with
+:mod:`vlm2vla_policy.decoding`), ``at_encoding`` (the VLM2VLA-AT ablation), ``codec`` and
+``outputs`` (choosing by config and stage).
 """
 
 from vlm2vla_policy.language.at_encoding import (
@@ -35,7 +36,6 @@ from vlm2vla_policy.language.chunk import (
     encode_chunk,
 )
 from vlm2vla_policy.language.chunk_stream import ChunkStreamReader
-from vlm2vla_policy.language.chunking import MergedStep, chunk_deltas
 from vlm2vla_policy.language.codec import make_chunk_codec
 from vlm2vla_policy.language.config import (
     ChunkFormat,
@@ -46,6 +46,7 @@ from vlm2vla_policy.language.config import (
     SubtaskConfig,
     VerdictConfig,
 )
+from vlm2vla_policy.language.delta_merging import MergedStep, chunk_deltas
 from vlm2vla_policy.language.direction import (
     MovementDirection,
     direction_from_displacement,

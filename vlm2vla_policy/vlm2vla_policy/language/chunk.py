@@ -87,7 +87,8 @@ def encode_chunk(steps: Sequence[Sequence[float]], fmt: ChunkFormat | None = Non
     """Write ``steps`` in the canonical text form.
 
     Each step is ``[dx_m, dy_m, dz_m, gripper]`` (metres, base frame; gripper exactly 0 or 1,
-    binarise raw values first, e.g. with :func:`~vlm2vla_policy.language.chunking.chunk_deltas`).
+    binarise raw values first, e.g. with
+    :func:`~vlm2vla_policy.language.delta_merging.chunk_deltas`).
     Translations are rounded to ``fmt.decimals`` decimals of a centimetre. Raises
     :class:`ChunkEncodeError` for an empty or too long chunk, a step that is not 4 numbers, NaN or
     inf, a gripper that is not 0/1, or a translation beyond ``fmt.max_abs_cm`` after rounding.

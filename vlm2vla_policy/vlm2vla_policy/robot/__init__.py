@@ -5,6 +5,7 @@ A controller node builds one :class:`ChunkExecutor`, calls :meth:`ChunkExecutor.
 and :meth:`ChunkExecutor.tick` every ``ExecutorConfig.period_s``, and publishes what tick returns.
 """
 
+from vlm2vla_policy.robot.bridge_state import GRIPPER_DOWN, KinematicEEState, bridge_rpy
 from vlm2vla_policy.robot.description import BRIDGE_NEUTRAL_JOINTS_RAD, WX250S, RobotDescription
 from vlm2vla_policy.robot.executor import ChunkExecutor, ExecutorConfig, PeriodCommand
 from vlm2vla_policy.robot.gripper import (
@@ -22,6 +23,7 @@ from vlm2vla_policy.robot.workspace import WorkspaceBounds
 
 __all__ = [
     "BRIDGE_NEUTRAL_JOINTS_RAD",
+    "GRIPPER_DOWN",
     "WX250S",
     "ArmKinematics",
     "ChunkExecutor",
@@ -35,10 +37,12 @@ __all__ = [
     "IKConfig",
     "IKResult",
     "IKStatus",
+    "KinematicEEState",
     "PeriodCommand",
     "RobotDescription",
     "SafetyLimits",
     "WorkspaceBounds",
+    "bridge_rpy",
     "matrix_to_quaternion_xyzw",
     "pose_error",
     "sample_reachable_joints",

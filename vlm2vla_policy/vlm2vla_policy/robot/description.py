@@ -1,7 +1,7 @@
 """The WidowX 250 6DOF (``wx250s``) as data: screw axes, home pose, limits, named poses.
 
 Product-of-exponentials description in the space frame ``wx250s/base_link`` with the end effector
-``ee_gripper_link`` (REFERENCE.md §3). Lengths in metres, angles in radians.
+``ee_gripper_link`` (docs/facts.md §3). Lengths in metres, angles in radians.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class RobotDescription:
         return None
 
 
-# The wx250s as published by Interbotix (REFERENCE.md §3).
+# The wx250s as published by Interbotix (docs/facts.md §3).
 WX250S = RobotDescription(
     name="wx250s",
     base_frame="wx250s/base_link",

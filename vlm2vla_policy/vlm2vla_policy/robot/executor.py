@@ -1,6 +1,6 @@
 """Execute action chunks the way the Bridge data was recorded, one control period per call.
 
-Semantics (REFERENCE.md §3, "How the Bridge robot stack applies a delta action"):
+Semantics (docs/facts.md §3, "How the Bridge robot stack applies a delta action"):
 
 - A persistent *commanded target* pose of the EE (``ee_gripper_link`` in ``wx250s/base_link``) is
   kept between chunks; it is not re-read from the measured pose unless :meth:`reset_target` says so.

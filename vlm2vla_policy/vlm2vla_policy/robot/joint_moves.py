@@ -8,9 +8,9 @@ import math
 
 import numpy as np
 
+from vlm2vla_policy.robot.bridge_state import GRIPPER_DOWN
 from vlm2vla_policy.robot.description import WX250S, RobotDescription
 from vlm2vla_policy.robot.kinematics import ArmKinematics, IKConfig, IKResult
-from vlm2vla_policy.robot.transforms import euler_xyz_to_matrix
 
 
 def joint_path(
@@ -29,7 +29,7 @@ def joint_path(
 def gripper_down_pose(position_m: tuple[float, float, float]) -> np.ndarray:
     """EE pose (4x4, base frame) at ``position_m`` with the gripper pointing straight down."""
     pose = np.eye(4)
-    pose[:3, :3] = euler_xyz_to_matrix(0.0, math.pi / 2, 0.0)
+    pose[:3, :3] = GRIPPER_DOWN
     pose[:3, 3] = position_m
     return pose
 

@@ -1,6 +1,6 @@
 """Checks every arm command must pass: fresh measurement, joint positions and joint speeds.
 
-The driver does not check limits (REFERENCE.md §3), so nothing is commanded unless
+The driver does not check limits (docs/facts.md §3), so nothing is commanded unless
 :meth:`SafetyLimits.check_command` says OK. Joints in radians, chain order, times in seconds.
 """
 

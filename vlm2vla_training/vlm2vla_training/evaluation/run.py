@@ -26,6 +26,7 @@ from typing import Any
 from tqdm import tqdm
 
 from vlm2vla_policy.language import LanguageConfig, LanguageFormatError, Stage, parse_output
+from vlm2vla_training.built_dataset import load_built_data
 from vlm2vla_training.evaluation.action_metrics import (
     chunk_metrics,
     direction_metrics,
@@ -38,7 +39,7 @@ from vlm2vla_training.evaluation.vqa import score_questions, vqa_retention
 from vlm2vla_training.evaluation.vqa_questions import builtin_questions
 from vlm2vla_training.fit.chat_samples import clean_messages
 from vlm2vla_training.fit.checkpoint import CONFIG_FILE
-from vlm2vla_training.fit.data import load_built_data, stage_rows
+from vlm2vla_training.fit.data import stage_rows
 from vlm2vla_training.fit.run import ADAPTER_DIR, MODEL_DIR
 from vlm2vla_training.fit.train_log import read_train_log
 from vlm2vla_training.samples import ALL_STAGES

@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from vlm2vla_policy.language import FORMAT_VERSION, AtTable, LanguageConfig
 from vlm2vla_policy.runtime import write_adapter_metadata
+from vlm2vla_training.built_dataset import load_built_data
 from vlm2vla_training.fit.chat_samples import IGNORE_INDEX, ChatSampleEncoder, RowCollator
 from vlm2vla_training.fit.checkpoint import (
     CONFIG_FILE,
@@ -50,7 +51,6 @@ from vlm2vla_training.fit.data import (
     SelectedRows,
     at_language,
     at_rewrite,
-    load_built_data,
     stage_rows,
 )
 from vlm2vla_training.fit.model_setup import (

@@ -9,7 +9,7 @@ in the bag.
 Each non-empty instruction starts an episode; the next instruction (or an empty one, the stop
 signal) ends it. Within an episode the latest image and joint state are sampled every
 ``1 / fps`` seconds of log time; the end-effector state comes from the joint states through the
-project's forward kinematics (:mod:`vlm2vla_training.readers.ee_state`). Actions are recomputed
+project's forward kinematics (:mod:`vlm2vla_policy.robot.bridge_state`). Actions are recomputed
 from the sampled states; the gripper column is the commanded gripper of the recorded chunks
 (:func:`commanded_gripper`) when the bag has any, else the reached gripper. The chunks are kept
 in ``Episode.metadata["policy_chunks"]`` with ``observation``, the index of the last observation
@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from vlm2vla_policy.robot.bridge_state import JointStateToEE, KinematicEEState
 from vlm2vla_training.episode import Episode, EpisodeError, recompute_actions, safe_episode_id
 from vlm2vla_training.frames import EncodedFrames, encode_jpeg
 from vlm2vla_training.readers.base import ReadOptions, Source, check_episode
-from vlm2vla_training.readers.ee_state import JointStateToEE, KinematicEEState
 
 NAME = "mcap"
 _NS_PER_S = 1_000_000_000
