@@ -299,6 +299,21 @@ class Dfa:
         """True when the text that led to ``state`` is complete (False for negative states)."""
         return 0 <= state < self.num_states and bool(self.accepting[state])
 
+    def forced_text(self, state: int) -> str:
+        """The text every continuation from ``state`` starts with ("" where there is a choice).
+
+        Follows the states that are not accepting and have exactly one outgoing symbol.
+        """
+        out = []
+        current = state
+        while 0 <= current < self.num_states and not self.accepting[current]:
+            live = [(s, t) for s, t in enumerate(self._rows[current]) if t != DEAD]
+            if len(live) != 1:
+                break
+            symbol_id, current = live[0]
+            out.append(self.alphabet[symbol_id])
+        return "".join(out)
+
     def sample(self, rng: random.Random, stop_probability: float = 0.3) -> str:
         """A random text of the language: a random walk that stops at accepting states."""
         state = self.start

@@ -148,6 +148,7 @@ class GrammarConstraint:
         self._transitions = np.vstack([transitions, np.full((1, len(dfa.alphabet)), states)])
         self._eos = np.array(table.eos_token_ids, dtype=np.int64)
         self._allowed: dict[int, np.ndarray] = {}
+        self._forced: dict[int, tuple[int, ...]] = {}
         self._successors: dict[int, np.ndarray] = {}
         self._tensors: dict[tuple[int, str], Any] = {}
 
@@ -219,6 +220,44 @@ class GrammarConstraint:
             parts.append(self._eos)
         allowed = np.concatenate(parts) if parts else self._eos
         return allowed if len(allowed) else self._eos
+
+    def forced_tokens(self, state: int, limit: int = 32) -> tuple[int, ...]:
+        """Tokens the grammar forces from ``state``, in order (empty where there is a choice).
+
+        The forced text (:meth:`Dfa.forced_text`) is split into the longest allowed tokens that
+        fit it, and a state whose only allowed token is not EOS forces that token; at most
+        ``limit`` tokens. Cached per state. A decoder may append these without sampling and feed
+        them to the model in one forward pass ("jump-forward" decoding): the answer's text is the
+        same whichever tokens spell a forced run.
+        """
+        cached = self._forced.get(state)
+        if cached is not None:
+            return cached
+        tokens: list[int] = []
+        current = state
+        while current >= 0 and len(tokens) < limit:
+            token = self._forced_step(current)
+            if token is None:
+                break
+            tokens.append(token)
+            current = self.next_state(current, token)
+        self._forced[state] = tuple(tokens)
+        return self._forced[state]
+
+    def _forced_step(self, state: int) -> int | None:
+        """The longest allowed token that spells a prefix of the forced text, or the only one."""
+        text = self._dfa.forced_text(state)
+        allowed = self.allowed(state)
+        eos = set(self.table.eos_token_ids)
+        if not text:
+            only = int(allowed[0]) if len(allowed) == 1 else None
+            return only if only not in eos and not self._dfa.is_accepting(state) else None
+        best, best_length = None, 0
+        for token in allowed.tolist():
+            piece = self.table.strings[token] if token not in eos else None
+            if piece and len(piece) > best_length and text.startswith(piece):
+                best, best_length = token, len(piece)
+        return best
 
     def allowed_token_ids(self, answer_ids: Sequence[int]) -> np.ndarray:
         """Token ids allowed after the answer tokens ``answer_ids`` (prompt excluded)."""

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from vlm2vla_policy.decoding.constrained import GrammarConstraint
 from vlm2vla_policy.runtime.chat import ChatPrompt
 from vlm2vla_policy.runtime.config import SamplingConfig
 from vlm2vla_policy.runtime.images import image_key
@@ -71,6 +72,7 @@ class GenerationEngine:
 
     ``prefix_cache`` (optional) lets consecutive prompts that share a prefix (same image first,
     same header) skip re-encoding it. ``seed`` seeds the sampler (None: random).
+    ``jump_forward``: under a grammar constraint, append the tokens it forces without sampling.
     """
 
     def __init__(
@@ -79,8 +81,10 @@ class GenerationEngine:
         processor: Any,
         prefix_cache: PrefixCache | None = None,
         seed: int | None = None,
+        jump_forward: bool = True,
     ) -> None:
         self.model = model
+        self.jump_forward = jump_forward
         self.processor = processor
         self.tokenizer = processor.tokenizer
         self.prefix_cache = prefix_cache
@@ -133,15 +137,24 @@ class GenerationEngine:
         allowed_tokens: AllowedTokensFn | None = None,
         cache_tag: str = "default",
         on_text: Callable[[str], None] | None = None,
+        *,
+        constraint: GrammarConstraint | None = None,
     ) -> Generation:
         """Write the answer to ``prompt``.
 
-        ``allowed_tokens`` constrains every step (None: free text). ``cache_tag`` names the model
-        state the prefix cache entries belong to (e.g. "adapter" vs "base"), so a cache computed
-        with the LoRA adapter is never reused without it. ``on_text`` receives the answer's text
-        piece by piece as tokens are decoded (a token that ends inside a multi-byte character is
-        held back until the character is complete, at most four tokens); the pieces join to the
-        returned text exactly. An exception it raises ends the generation.
+        ``constraint`` keeps the answer inside a grammar: each step samples among its allowed
+        tokens only, and a run of text the grammar forces is written with the tokens
+        :meth:`GrammarConstraint.forced_tokens` spells it with, without a draw. With
+        :attr:`jump_forward` those tokens are fed to the model together with the sampled token
+        before them, in one forward pass; without, one pass per token (the same tokens, so the
+        same text for the same seed). ``allowed_tokens`` is a generic per-step constraint (no
+        jump-forward); give at most one of the two (neither: free text).
+
+        ``cache_tag`` names the model state the prefix cache entries belong to (e.g. "adapter" vs
+        "base"), so a cache computed with the LoRA adapter is never reused without it. ``on_text``
+        receives the answer's text piece by piece as tokens are decoded (a token that ends inside a
+        multi-byte character is held back until the character is complete, at most four tokens); the
+        pieces join to the returned text exactly. An exception it raises ends the generation.
         """
         start = time.perf_counter()
         ids = prompt.input_ids[0].tolist()
@@ -174,38 +187,32 @@ class GenerationEngine:
         self._synchronize()
         prefill_end = time.perf_counter()
 
-        sequence = list(ids)
-        written: list[int] = []
-        finished = False
-        stream = _TextStream(self.tokenizer, on_text)
-        for _ in range(sampling.max_new_tokens):
-            allowed = None
-            if allowed_tokens is not None:
-                allowed = allowed_tokens(0, torch.tensor(sequence, dtype=torch.long))
-            token = next_token(logits, sampling, self._generator, allowed, self.vocab_size)
-            if token is None:
-                break
-            if token in self.stop_ids:
-                finished = True
-                break
-            written.append(token)
-            sequence.append(token)
-            stream.push(token)
-            if len(written) == sampling.max_new_tokens:
-                break
-            step = torch.tensor([[token]], dtype=torch.long, device=self.device)
-            logits = self.model(input_ids=step, cache=cache, use_cache=True).logits[0, -1]
+        decoder = _Decoder(
+            self,
+            cache,
+            ids,
+            constraint=constraint,
+            allowed_tokens=allowed_tokens,
+            on_text=on_text,
+        )
+        decoder.run(logits, sampling, self._generator)
         self._synchronize()
         end = time.perf_counter()
-        text = stream.flush()
+        text = decoder.stream.flush()
         timing = Timing(
             prefill_tokens=len(ids) - reused,
             reused_tokens=reused,
-            decoded_tokens=len(written) + int(finished),
+            decoded_tokens=len(decoder.written) + int(decoder.finished),
             prefill_s=prefill_end - start,
             decode_s=end - prefill_end,
+            forward_passes=decoder.forward_passes,
         )
-        return Generation(text=text, token_ids=tuple(written), timing=timing, finished=finished)
+        return Generation(
+            text=text,
+            token_ids=tuple(decoder.written),
+            timing=timing,
+            finished=decoder.finished,
+        )
 
     def _new_cache(self) -> Any:
         from transformers import DynamicCache
@@ -215,6 +222,86 @@ class GenerationEngine:
     def _synchronize(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+
+
+class _Decoder:
+    """The decode loop of one generation: sample, append forced tokens, one forward pass."""
+
+    def __init__(
+        self,
+        engine: GenerationEngine,
+        cache: Any,
+        prompt_ids: list[int],
+        *,
+        constraint: GrammarConstraint | None,
+        allowed_tokens: AllowedTokensFn | None,
+        on_text: Callable[[str], None] | None,
+    ) -> None:
+        if constraint is not None and allowed_tokens is not None:
+            raise ValueError("give a constraint or an allowed_tokens function, not both")
+        self.engine = engine
+        self.cache = cache
+        self.sequence = list(prompt_ids)
+        self.constraint = constraint
+        self.allowed_tokens = allowed_tokens
+        self.state = constraint.start_state if constraint is not None else 0
+        self.stream = _TextStream(engine.tokenizer, on_text)
+        self.written: list[int] = []
+        self.finished = False
+        self.forward_passes = 0
+
+    def run(
+        self, logits: torch.Tensor, sampling: SamplingConfig, generator: torch.Generator
+    ) -> None:
+        """Decode until an end token, ``max_new_tokens`` or no allowed token."""
+        limit = sampling.max_new_tokens
+        forced = self._forced(limit)
+        if forced:
+            logits = self._forward(forced)
+        while len(self.written) < limit:
+            token = next_token(logits, sampling, generator, self._allowed(), self.engine.vocab_size)
+            if token is None:
+                break
+            if token in self.engine.stop_ids:
+                self.finished = True
+                break
+            self._append(token)
+            if len(self.written) == limit:
+                break
+            logits = self._forward([token, *self._forced(limit)])
+
+    def _allowed(self) -> Any:
+        """The allowed next tokens; in a forced run, its next token only (no draw)."""
+        if self.constraint is not None:
+            forced = self.constraint.forced_tokens(self.state)
+            return forced[:1] if forced else self.constraint.allowed(self.state)
+        if self.allowed_tokens is not None:
+            return self.allowed_tokens(0, torch.tensor(self.sequence, dtype=torch.long))
+        return None
+
+    def _forced(self, limit: int) -> list[int]:
+        """Append the tokens the grammar forces now (within ``limit``); return them."""
+        if self.constraint is None or not self.engine.jump_forward:
+            return []
+        room = limit - len(self.written)
+        forced = list(self.constraint.forced_tokens(self.state)[: max(0, room)])
+        for token in forced:
+            self._append(token)
+        return forced
+
+    def _append(self, token: int) -> None:
+        self.written.append(token)
+        self.sequence.append(token)
+        self.stream.push(token)
+        if self.constraint is not None:
+            self.state = self.constraint.next_state(self.state, token)
+
+    def _forward(self, tokens: list[int]) -> torch.Tensor:
+        """Feed ``tokens`` to the model in one pass; the logits after the last of them."""
+        self.forward_passes += 1
+        step = torch.tensor([tokens], dtype=torch.long, device=self.engine.device)
+        out = self.engine.model(input_ids=step, cache=self.cache, use_cache=True, logits_to_keep=1)
+        return out.logits[0, -1]
 
 
 class _TextStream:

@@ -22,6 +22,9 @@ class Timing:
     # Seconds outside the model: network and queueing of a remote server (its whole wall time
     # when the server reports no prefill/decode split).
     overhead_s: float = 0.0
+    # Forward passes of the decode (prefill excluded): one per sampled token, whose pass also
+    # feeds the tokens the grammar forced after it; 0 where unknown (a remote server).
+    forward_passes: int = 0
 
     @property
     def total_s(self) -> float:
@@ -36,6 +39,7 @@ class Timing:
             prefill_s=self.prefill_s + other.prefill_s,
             decode_s=self.decode_s + other.decode_s,
             overhead_s=self.overhead_s + other.overhead_s,
+            forward_passes=self.forward_passes + other.forward_passes,
         )
 
     def to_dict(self) -> dict[str, float]:
@@ -48,4 +52,5 @@ class Timing:
             "decode_ms": 1000.0 * self.decode_s,
             "overhead_ms": 1000.0 * self.overhead_s,
             "total_ms": 1000.0 * self.total_s,
+            "forward_passes": self.forward_passes,
         }

@@ -74,13 +74,14 @@ class HFBackend:
         with self._lock:
             start = time.perf_counter()
             prompt = self.engine.encode(request.prompt)
-            allowed = None
+            constraint = None
             if request.grammar is not None:
                 constraint = self.constraint(request.grammar)
-                allowed = constraint.prefix_allowed_tokens_fn(int(prompt.input_ids.shape[1]))
             encode_s = time.perf_counter() - start
             with self._adapter(request.use_adapter) as tag:
-                generation = self.engine.generate(prompt, request.sampling, allowed, tag, on_text)
+                generation = self.engine.generate(
+                    prompt, request.sampling, None, tag, on_text, constraint=constraint
+                )
         timing = generation.timing
         return Completion(
             text=generation.text,
