@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -83,3 +84,36 @@ def test_constrained_output_is_in_the_grammar_even_for_a_random_model(loaded, ca
         assert completion.finished and grammar.accepts(completion.text), completion.text
     free = backend.complete(GenerationRequest(user_prompt("hi"), sampling))
     assert not free.constrained and free.timing.decoded_tokens > 0
+
+
+def test_reused_prefix_gives_the_logits_of_a_full_prefill_without_copying(loaded, camera_image):
+    cache = PrefixCache(capacity=2)
+    engine = GenerationEngine(loaded.model, loaded.processor, prefix_cache=cache)
+    first = engine.encode(_prompt(camera_image, "grasp the lid"))
+    engine.generate(first, GREEDY)
+    stored = cache._entries[-1].cache
+    second = engine.encode(_prompt(camera_image, "lift the lid"))
+    hit = cache.lookup("default", second.input_ids[0].tolist(), second.image_keys, -1)
+    assert hit is not None and hit.cache is stored  # the same object, cropped: no copy
+    assert hit.cache.get_seq_length() == hit.length
+    with torch.inference_mode():
+        reused = loaded.model(
+            input_ids=second.input_ids[:, hit.length :], cache=hit.cache, use_cache=True
+        ).logits[0, -1]
+        full = loaded.model(
+            input_ids=second.input_ids,
+            pixel_values=second.pixel_values,
+            token_type_ids=second.token_type_ids,
+            use_cache=False,
+        ).logits[0, -1]
+    torch.testing.assert_close(reused, full, atol=1e-4, rtol=1e-4)
+
+
+def test_each_robot_keeps_its_prefix_up_to_the_capacity(loaded, camera_image):
+    robots = [np.roll(camera_image, 40 * i, axis=1) for i in range(4)]
+    engine = GenerationEngine(loaded.model, loaded.processor, prefix_cache=PrefixCache(4))
+    for image in robots:
+        engine.generate(engine.encode(_prompt(image, "grasp the lid")), GREEDY)
+    for image in robots:  # each robot's next stage, same image, another subtask
+        again = engine.generate(engine.encode(_prompt(image, "lift the lid")), GREEDY)
+        assert again.timing.reused_tokens > 0

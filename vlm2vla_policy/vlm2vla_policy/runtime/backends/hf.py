@@ -26,15 +26,28 @@ class HFBackend:
     Every request with a grammar is decoded under that grammar's token constraint (built once per
     grammar from the tokenizer's :class:`~vlm2vla_policy.language.TokenTable`). With
     ``prefix_reuse`` the key/value cache of a shared prompt prefix (same image first) is reused
-    between requests. ``use_adapter=False`` requests run under peft's ``disable_adapter()``.
+    between requests, for up to ``prefix_capacity`` prompts (one per robot served).
+    ``jump_forward``: feed the tokens a grammar forces in one forward pass.
+    ``use_adapter=False`` requests run under peft's ``disable_adapter()``.
     Thread-safe: requests are served one at a time.
     """
 
-    def __init__(self, loaded: LoadedModel, prefix_reuse: bool = True, seed: int | None = None):
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        prefix_reuse: bool = True,
+        seed: int | None = None,
+        prefix_capacity: int = 8,
+        jump_forward: bool = True,
+    ) -> None:
         self.loaded = loaded
         sliding_window = getattr(loaded.model.config.get_text_config(), "sliding_window", None)
-        cache = PrefixCache(max_tokens=sliding_window) if prefix_reuse else None
-        self.engine = GenerationEngine(loaded.model, loaded.processor, cache, seed)
+        cache = None
+        if prefix_reuse:
+            cache = PrefixCache(capacity=prefix_capacity, max_tokens=sliding_window)
+        self.engine = GenerationEngine(
+            loaded.model, loaded.processor, cache, seed, jump_forward=jump_forward
+        )
         self._table: TokenTable | None = None
         self._constraints: dict[int, tuple[Grammar, GrammarConstraint]] = {}
         self._lock = threading.Lock()
