@@ -1,8 +1,8 @@
 """Constrained decoding: only tokens that keep the answer inside its stage's grammar.
 
-:class:`TokenTable` holds the text of every token of a tokenizer (built once, about 1.3 s for
-Gemma-3's 262,144 tokens on one CPU core). :class:`GrammarConstraint` pairs it with a stage
-:class:`~vlm2vla_policy.language.grammar.Grammar`:
+:class:`TokenTable` holds the text of every token of a tokenizer (built once per tokenizer and
+kept on disk by :func:`vlm2vla_policy.runtime.disk_cache.cached_token_table`).
+:class:`GrammarConstraint` pairs it with a :class:`~vlm2vla_policy.decoding.automaton.Grammar`:
 
 * tokens whose text cannot be written with the grammar's symbols are dropped once, up front;
 * the allowed set of a DFA state is computed on first use by walking the remaining tokens through
@@ -15,28 +15,11 @@ Gemma-3's 262,144 tokens on one CPU core). :class:`GrammarConstraint` pairs it w
 the prompt, whose length is recorded (given, or taken from the first call).
 
 Why a hand-written DFA rather than outlines, xgrammar or transformers-cfg: every stage's language
-is regular and small (at most 761 DFA states over at most 39 symbols), so a cached token set per
-state is all a library would compute too. Measured with ``bench/bench_language.py`` on the real
-262,144-token Gemma-3 vocabulary (2-core CPU, one torch thread), microseconds per generated token:
-
-============  ======  ==============  ======  ======================  =================
-grammar       states  first visit     cached  transformers' mask      xgrammar 0.2.8
-                      (mean/token)            (PrefixConstrained...)  (bitmask/token)
-============  ======  ==============  ======  ======================  =================
-chunk         761     32              4       384                     2
-plan          216     390             4       375                     2
-subtasks      51      117             4       561                     2057
-verification  8       58              3       554                     1461
-============  ======  ==============  ======  ======================  =================
-
-Building the token table takes 1.3 s once per tokenizer, indexing a grammar at most 0.5 s, and
-computing every state of a grammar at most 0.35 s. Our cost per token is far below what
-transformers itself spends applying the mask. xgrammar is as fast on the bounded grammars, but on
-free-text states it takes 1.5-2 ms per token where this takes 4 us once cached (0.06-0.4 ms on a
-state's first visit), and it needs compiled extensions (xgrammar and apache-tvm-ffi). outlines
-(Rust outlines-core) and transformers-cfg were not measured. With no dependency the robot image
-stays small, and the same pattern gives the regex sent to a vLLM server (:attr:`Grammar.regex`),
-so the local and remote backends enforce one language.
+is regular and small, so a cached token set per state is all a library would compute too; on the
+bounded grammars it is as fast as xgrammar and much faster on free-text states, with no compiled
+dependency, and the same pattern gives the regex sent to a vLLM server (:attr:`Grammar.regex`), so
+the local and remote backends enforce one language. The measurements (``bench/bench_language.py``)
+are in docs/performance.md.
 """
 
 from __future__ import annotations

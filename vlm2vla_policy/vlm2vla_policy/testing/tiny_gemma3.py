@@ -287,6 +287,29 @@ def save_gemma3_270m_vlm(directory: str | Path, spec: TinyGemma3Spec | None = No
     return save_model(*build_gemma3_270m_vlm(spec), directory)
 
 
+def cached_gemma3_270m_vlm(spec: TinyGemma3Spec | None = None) -> Path:
+    """The checkpoint directory of :func:`save_gemma3_270m_vlm`, converted once and cached.
+
+    Building it dequantises the GGUF file (minutes on a CPU); the safetensors directory is kept
+    under the cache root (:func:`vlm2vla_policy.runtime.disk_cache.cache_root`), keyed by the GGUF
+    file, ``spec`` and the transformers version, so every later start only loads it.
+    """
+    import transformers
+
+    from vlm2vla_policy.runtime.disk_cache import cached_directory
+
+    gguf = gemma3_270m_gguf()
+    key = [gguf.name, gguf.stat().st_size, repr(spec), transformers.__version__]
+    return cached_directory("gemma3-270m-vlm", key, lambda d: save_gemma3_270m_vlm(d, spec))
+
+
+def main() -> None:
+    """``vlm2vla-prepare-270m``: build (once) and print the cached Gemma-3-270M VLM directory."""
+    import sys
+
+    sys.stdout.write(f"{cached_gemma3_270m_vlm()}\n")
+
+
 def build_gemma3_270m_vlm(spec: TinyGemma3Spec | None = None) -> tuple:
     """The (model, processor) that :func:`save_gemma3_270m_vlm` saves, in memory."""
     from transformers import AutoModelForCausalLM, Gemma3ForConditionalGeneration

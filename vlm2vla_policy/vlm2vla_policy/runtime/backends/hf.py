@@ -11,6 +11,7 @@ from typing import Any
 
 from vlm2vla_policy.decoding import Grammar, GrammarConstraint, TokenTable
 from vlm2vla_policy.runtime.backends.base import Completion, GenerationRequest, TextSink
+from vlm2vla_policy.runtime.disk_cache import cached_token_table
 from vlm2vla_policy.runtime.errors import RuntimeConfigError
 from vlm2vla_policy.runtime.generation import GenerationEngine
 from vlm2vla_policy.runtime.loading import LoadedModel
@@ -54,9 +55,9 @@ class HFBackend:
 
     @property
     def token_table(self) -> TokenTable:
-        """Text of every token of the model's tokenizer (built on first use, ~1.5 s for Gemma-3)."""
+        """Text of every token of the tokenizer (from the disk cache; built once per tokenizer)."""
         if self._table is None:
-            self._table = TokenTable.from_tokenizer(self.loaded.processor.tokenizer)
+            self._table = cached_token_table(self.loaded.processor.tokenizer)
         return self._table
 
     def constraint(self, grammar: Grammar) -> GrammarConstraint:
@@ -71,8 +72,8 @@ class HFBackend:
         """Build the constraints of ``grammars`` now rather than on their first request.
 
         Also computes the allowed tokens of up to ``max_states`` automaton states of each (None:
-        all; about 0.3 s for every stage grammar with Gemma-3's 262k tokens, plus 1.5 s for the
-        token table), so no answer pays for a state's first visit. Call once after loading.
+        all), so no answer pays for a state's first visit (docs/performance.md has the cost).
+        Call once after loading.
         """
         with self._lock:
             for grammar in grammars:
