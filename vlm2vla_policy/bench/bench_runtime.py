@@ -1,4 +1,4 @@
-"""Latency of the policy's stages, and what prefix reuse saves per cycle.
+"""Latency of the policy's stages on each model tier (what one cycle costs, stage by stage).
 
     python vlm2vla_policy/bench/bench_runtime.py --out results.json [--tiers tiny,270m,12b]
 
@@ -6,15 +6,16 @@ Tiers (all random or partly random weights: the numbers are latencies, not behav
 
 * ``tiny``: the tiny random Gemma-3 of the tests (byte tokenizer), CPU;
 * ``270m``: Gemma-3-270M's real text weights (GGUF package) + a tiny SigLIP tower giving 256
-  image tokens, the real tokenizer, CPU (about a minute to build);
+  image tokens, the real tokenizer, CPU (converted once into the disk cache);
 * ``12b``: the full Gemma-3-12B-IT architecture (config values below, no download) with random
   bf16 weights at 896x896 (256 image tokens), CUDA only: the number to hold against the
   paper's 6.1 s median cycle on an A100 (their cycle also waited for Gemini's verification).
 
 Per stage it prints the median prefill ms (image preprocessing + prompt), decode ms and token
-counts; per cycle (plan + chunk) the total with prefix reuse and without, their ratio, and how
-often the vision tower ran. Random models write answers of random length, so compare ms per
-token as well as totals.
+counts; per cycle (plan + chunk) the total and how often the vision tower ran. Random models
+write answers of random length, so compare ms per token as well as totals. What each speed-up
+saves (prefix reuse, restricted sampling, jump-forward) is measured on identical tokens by
+``bench_decoding.py``, not here.
 """
 
 from __future__ import annotations
@@ -33,23 +34,22 @@ import numpy as np
 import torch
 
 from vlm2vla_policy.language import grammar_for
-from vlm2vla_policy.runtime import PolicyConfig
+from vlm2vla_policy.runtime import ModelConfig, PolicyConfig, load_model
 from vlm2vla_policy.runtime.backends.hf import HFBackend
 from vlm2vla_policy.runtime.factory import POLICY_STAGES, make_verifier
 from vlm2vla_policy.runtime.loading import LoadedModel
 from vlm2vla_policy.runtime.policy import Policy
 from vlm2vla_policy.testing.tiny_gemma3 import (
-    build_gemma3_270m_vlm,
     build_processor,
     build_real_tokenizer,
     build_tiny_gemma3,
+    cached_gemma3_270m_vlm,
     reinit_projector,
 )
 
 INSTRUCTION = "put the lid on the pot"
 SUBTASK = "grasp the lid"
 PAPER_MEDIAN_CYCLE_S = 6.1
-MODES: tuple[str, ...] = ("reuse", "no_reuse")
 
 GEMMA3_12B_IT: dict[str, Any] = {
     "text_config": {
@@ -99,9 +99,9 @@ def build_tiny() -> tuple[Any, Any, torch.device]:
 
 
 def build_270m() -> tuple[Any, Any, torch.device]:
-    """Gemma-3-270M text weights + tiny vision tower on the CPU."""
-    model, processor = build_gemma3_270m_vlm()
-    return model, processor, torch.device("cpu")
+    """Gemma-3-270M text weights + tiny vision tower on the CPU (from the disk cache)."""
+    loaded = load_model(ModelConfig(model=str(cached_gemma3_270m_vlm()), device="cpu"))
+    return loaded.model, loaded.processor, torch.device("cpu")
 
 
 def build_12b() -> tuple[Any, Any, torch.device]:
@@ -139,11 +139,11 @@ class VisionCounter:
         self.calls += 1
 
 
-def make_policy(model: Any, processor: Any, device: torch.device, reuse: bool, seed: int) -> Policy:
+def make_policy(model: Any, processor: Any, device: torch.device, seed: int) -> Policy:
     """A policy over an in-memory model (no adapter: verification runs the same weights)."""
     loaded = LoadedModel(model, processor, device, model.dtype, None, adapter_switchable=False)
-    backend = HFBackend(loaded, prefix_reuse=reuse, seed=seed)
-    config = PolicyConfig(seed=seed, prefix_reuse=reuse)
+    backend = HFBackend(loaded, seed=seed)
+    config = PolicyConfig(seed=seed)
     policy = Policy(backend, make_verifier(config, backend), config)
     backend.prepare(grammar_for(stage) for stage in POLICY_STAGES)
     return policy
@@ -159,58 +159,33 @@ def run_tier(name: str, cycles: int, seed: int) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     frames = [rng.integers(0, 256, size=(480, 640, 3), dtype=np.uint8) for _ in range(cycles + 1)]
 
-    policies = {
-        mode: make_policy(model, processor, device, mode == "reuse", seed) for mode in MODES
-    }
+    policy = make_policy(model, processor, device, seed)
     stages: dict[str, list[dict[str, float]]] = {}
-    cycles_of: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
-    for policy in policies.values():
-        _cycle(policy, frames[0])  # warm-up: first calls allocate, constraints index states
-    policies["reuse"].reset()
-    _record(stages, policies["reuse"].subtasks(frames[0], INSTRUCTION))
-    # The two modes alternate cycle by cycle, so both see the same machine load.
+    cycles_of: list[dict[str, float]] = []
+    _cycle(policy, frames[0])  # warm-up: first calls allocate, constraints index states
+    policy.reset()
+    _record(stages, policy.subtasks(frames[0], INSTRUCTION))
     for frame in frames[1:]:
-        for mode, policy in policies.items():
-            policy.reset()
-            before = counter.calls
-            plan, chunk = _cycle(policy, frame)
-            timing = plan.timing + chunk.timing
-            cycles_of[mode].append(
-                {
-                    "total_ms": 1000 * timing.total_s,
-                    "prefill_ms": 1000 * timing.prefill_s,
-                    "decoded_tokens": timing.decoded_tokens,
-                    "vision_calls": counter.calls - before,
-                }
-            )
-            if mode == "reuse":
-                _record(stages, plan)
-                _record(stages, chunk)
-        _record(stages, policies["reuse"].verify(frames[0], frame, SUBTASK))
+        policy.reset()
+        before = counter.calls
+        plan, chunk = _cycle(policy, frame)
+        timing = plan.timing + chunk.timing
+        cycles_of.append(
+            {"total_ms": 1000 * timing.total_s, "vision_calls": counter.calls - before}
+        )
+        _record(stages, plan)
+        _record(stages, chunk)
+        _record(stages, policy.verify(frames[0], frame, SUBTASK))
     summary = {stage: _median(rows) for stage, rows in stages.items()}
-    reuse, no_reuse = cycles_of["reuse"], cycles_of["no_reuse"]
-
-    def paired_ratio(key: str) -> float:
-        # Per frame, so a load spike on a shared machine skews one pair, not the result.
-        return statistics.median(a[key] / b[key] for a, b in zip(reuse, no_reuse, strict=True))
-
+    plan_chunk_ms = statistics.median(row["total_ms"] for row in cycles_of)
     return {
         "device": str(device),
         "build_s": build_s,
         "stages": summary,
         "cycle": {
-            "plan_chunk_ms_reuse": statistics.median(row["total_ms"] for row in reuse),
-            "plan_chunk_ms_no_reuse": statistics.median(row["total_ms"] for row in no_reuse),
-            "reuse_ratio": paired_ratio("total_ms"),
-            "prefill_reuse_ratio": paired_ratio("prefill_ms"),
-            "decoded_tokens_reuse": sum(row["decoded_tokens"] for row in reuse),
-            "decoded_tokens_no_reuse": sum(row["decoded_tokens"] for row in no_reuse),
-            "plan_chunk_verify_ms": statistics.median(row["total_ms"] for row in reuse)
-            + summary["verification"]["total_ms"],
-            "vision_calls_per_cycle_reuse": statistics.median(r["vision_calls"] for r in reuse),
-            "vision_calls_per_cycle_no_reuse": statistics.median(
-                r["vision_calls"] for r in no_reuse
-            ),
+            "plan_chunk_ms": plan_chunk_ms,
+            "plan_chunk_verify_ms": plan_chunk_ms + summary["verification"]["total_ms"],
+            "vision_calls_per_cycle": statistics.median(r["vision_calls"] for r in cycles_of),
             "paper_median_cycle_ms": 1000 * PAPER_MEDIAN_CYCLE_S,
         },
     }
@@ -251,13 +226,8 @@ def print_table(results: dict[str, Any]) -> None:
     for tier, result in results["tiers"].items():
         cycle = result["cycle"]
         print(
-            f"{tier:6} plan+chunk (median of {results['cycles']}) "
-            f"{cycle['plan_chunk_ms_reuse']:.0f} ms with prefix reuse, "
-            f"{cycle['plan_chunk_ms_no_reuse']:.0f} ms without: ratio {cycle['reuse_ratio']:.2f} "
-            f"(prefill alone {cycle['prefill_reuse_ratio']:.2f}; tokens decoded "
-            f"{cycle['decoded_tokens_reuse']:.0f} vs {cycle['decoded_tokens_no_reuse']:.0f}); "
-            f"vision tower runs per cycle {cycle['vision_calls_per_cycle_reuse']:.0f} vs "
-            f"{cycle['vision_calls_per_cycle_no_reuse']:.0f}; plan+chunk+verify "
+            f"{tier:6} plan+chunk (median of {results['cycles']}) {cycle['plan_chunk_ms']:.0f} ms; "
+            f"vision tower runs per cycle {cycle['vision_calls_per_cycle']:.0f}; plan+chunk+verify "
             f"{cycle['plan_chunk_verify_ms']:.0f} ms (paper: {PAPER_MEDIAN_CYCLE_S} s median)"
         )
 
