@@ -250,3 +250,46 @@ def test_fuzz_readers_raise_only_typed_errors():
             with contextlib.suppress(LanguageFormatError):
                 reader(text)
     assert 100 < accepted < 20_000
+
+
+# --- strict decoding: ASCII digits and spaces, no control characters, end markers stripped ---
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[[１.0, 0.0, 0.0, 1]]",  # fullwidth digit
+        "[[١.0, 0.0, 0.0, 1]]",  # Arabic-Indic digit
+        "[[१.0, 0.0, 0.0, 1]]",  # Devanagari digit
+        "[[1.0,\u30000.0, 0.0, 1]]",  # ideographic space
+        "[[1.0,\u20280.0, 0.0, 1]]",  # line separator
+    ],
+)
+def test_non_ascii_digits_and_spaces_are_not_a_chunk(text):
+    with pytest.raises(ChunkParseError):
+        decode_chunk(text)
+
+
+@pytest.mark.parametrize("text", ["\x00[[1.0, 0.0, 0.0, 1]]", "[[1.0, 0.0,\x07 0.0, 1]]"])
+def test_control_characters_are_refused_with_their_kind(text):
+    with pytest.raises(ChunkParseError) as err:
+        decode_chunk(text)
+    assert err.value.kind is ErrorKind.CONTROL_CHARACTER
+
+
+@pytest.mark.parametrize(
+    "suffix", ["<end_of_turn>", " <eos>", "\n<end_of_turn><eos>", "\n```\n<end_of_turn>"]
+)
+def test_a_leaked_end_marker_after_the_chunk_is_stripped(suffix):
+    steps = decode_chunk("[[1.0, -2.0, 0.5, 1]]" + suffix)
+    assert len(steps) == 1 and steps[0][1] == pytest.approx(-0.02)
+
+
+def test_text_after_an_end_marker_is_still_trailing_text():
+    with pytest.raises(ChunkParseError) as err:
+        decode_chunk("[[1.0, 0.0, 0.0, 1]]<end_of_turn> and more")
+    assert err.value.kind is ErrorKind.TRAILING_TEXT
+
+
+def test_tabs_and_newlines_between_values_still_parse():
+    assert len(decode_chunk("[[1.0,\t0.0,\r\n0.0, 1],\n [0.0, 0.0, 0.0, 0]]")) == 2

@@ -35,10 +35,12 @@ GRIPPER_OPEN: float = 1.0
 """Gripper value of an open gripper (Bridge convention)."""
 
 _EXAMPLE = "[[1.5, -0.3, 2.0, 1], ...] (dx, dy, dz in centimetres, gripper 1 open / 0 closed)"
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _WORD = re.compile(r"[+-]?[A-Za-z_]+")
 _NON_FINITE_WORDS = frozenset({"nan", "inf", "infinity"})
-_WHITESPACE = re.compile(r"\s*")
+_WHITESPACE = re.compile(r"[ \t\n\r]*")  # ASCII whitespace only: no U+3000, U+2028, ...
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0, C1 but tab, LF, CR
+_END_MARKERS = ("<end_of_turn>", "<eos>")  # end tokens some OpenAI-compatible servers leave in
 _FENCE = "```"
 
 
@@ -250,12 +252,22 @@ def decode_chunk(text: str, fmt: ChunkFormat | None = None) -> list[ActionStep]:
     that is not a plain decimal (``NOT_A_NUMBER``), NaN/inf (``NON_FINITE``), a translation beyond
     ``fmt.max_abs_cm`` or a gripper other than 0/1 (``OUT_OF_BOUNDS``), ``[]`` (``EMPTY``), more
     than ``fmt.max_steps`` steps (``TOO_MANY``), a preamble longer than ``fmt.max_preamble_chars``
-    (``PREAMBLE_TOO_LONG``) or text after the chunk other than a closing code fence
-    (``TRAILING_TEXT``).
+    (``PREAMBLE_TOO_LONG``), text after the chunk other than a closing code fence and Gemma's end
+    markers ``<end_of_turn>``/``<eos>`` (``TRAILING_TEXT``), or a control character anywhere
+    (``CONTROL_CHARACTER``). Numbers are ASCII digits and spaces ASCII whitespace: other Unicode
+    digits and spaces are not a chunk.
     """
     fmt = fmt or ChunkFormat()
     if not isinstance(text, str):
         raise ChunkParseError(ErrorKind.NOT_TEXT, f"expected a str, got {type(text).__name__}")
+    control = _CONTROL.search(text)
+    if control is not None:
+        raise ChunkParseError(
+            ErrorKind.CONTROL_CHARACTER,
+            f"control character U+{ord(control.group()):04X} in the answer; a chunk is printable "
+            "text",
+            control.start(),
+        )
     start = text.find("[")
     if start < 0:
         raise ChunkParseError(
@@ -309,9 +321,9 @@ def decode_chunk(text: str, fmt: ChunkFormat | None = None) -> list[ActionStep]:
         raise ChunkParseError(
             ErrorKind.EMPTY, "the chunk has no steps; expected at least one: " + _EXAMPLE, start
         )
-    rest = text[pos:].strip()
+    rest = _strip_end_markers(text[pos:].strip(" \t\n\r"))
     if rest.startswith(_FENCE):
-        rest = rest[len(_FENCE) :].strip()
+        rest = _strip_end_markers(rest[len(_FENCE) :].strip(" \t\n\r"))
     if rest:
         raise ChunkParseError(
             ErrorKind.TRAILING_TEXT,
@@ -320,6 +332,18 @@ def decode_chunk(text: str, fmt: ChunkFormat | None = None) -> list[ActionStep]:
             pos,
         )
     return steps
+
+
+def _strip_end_markers(rest: str) -> str:
+    """``rest`` without trailing end-of-turn / end-of-sequence markers (and the space before)."""
+    stripped = True
+    while stripped:
+        stripped = False
+        for marker in _END_MARKERS:
+            if rest.endswith(marker):
+                rest = rest[: -len(marker)].rstrip(" \t\n\r")
+                stripped = True
+    return rest
 
 
 @dataclass(frozen=True)

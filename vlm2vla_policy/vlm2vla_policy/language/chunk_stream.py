@@ -19,7 +19,7 @@ from vlm2vla_policy.language.errors import ChunkParseError, ErrorKind
 
 # What may stand between the last complete step and the end of the text while a text-digit chunk
 # is being written: digits, signs, decimal points, commas, brackets and whitespace.
-_TEXT_CHUNK_BODY = re.compile(r"[\s0-9.,+\-\[\]]*")
+_TEXT_CHUNK_BODY = re.compile(r"[ \t\n\r0-9.,+\-\[\]]*")
 
 
 class ChunkStreamReader:

@@ -25,6 +25,7 @@ class ErrorKind(str, enum.Enum):
     TOO_MANY = "too_many"
     PREAMBLE_TOO_LONG = "preamble_too_long"
     TRAILING_TEXT = "trailing_text"
+    CONTROL_CHARACTER = "control_character"
     UNKNOWN_PHRASE = "unknown_phrase"
     CONFLICT = "conflict"
     BAD_NUMBERING = "bad_numbering"
