@@ -17,7 +17,7 @@ setup(
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
     ],
     python_requires=">=3.10",
-    install_requires=["setuptools", "pyyaml", "numpy", "mcap", "mcap-ros2-support"],
+    install_requires=["setuptools", "pyyaml", "numpy", "rosbags", "vlm2vla_policy"],
     zip_safe=True,
     maintainer="vlm2vla maintainers",
     maintainer_email="maintainers@vlm2vla.org",

@@ -20,7 +20,6 @@ setup(
         "vlm2vla_policy",
         "vlm2vla_training",
         "vlm2vla_sim",
-        "vlm2vla_bringup",
     ],
     zip_safe=True,
     maintainer="vlm2vla maintainers",

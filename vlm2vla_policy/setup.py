@@ -13,7 +13,7 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
     ],
     python_requires=">=3.10",
-    install_requires=["setuptools", "numpy", "pyyaml"],
+    install_requires=["setuptools", "numpy", "pyyaml", "rosbags", "mcap", "zstandard", "lz4"],
     extras_require={
         "runtime": ["torch", "transformers>=4.50", "peft", "accelerate", "pillow"],
         "test": ["pytest", "hypothesis"],
@@ -29,6 +29,7 @@ setup(
             "policy_node = vlm2vla_policy.nodes.policy_node:main",
             "fake_xs_driver = vlm2vla_policy.testing.fake_driver:main",
             "vlm2vla-serve = vlm2vla_policy.serving.cli:main",
+            "vlm2vla-prepare-270m = vlm2vla_policy.testing.tiny_gemma3:main",
         ]
     },
 )

@@ -25,8 +25,6 @@ setup(
         "pillow",
         "tqdm",
         "datasets",
-        "mcap",
-        "mcap-ros2-support",
         "vlm2vla_policy",
     ],
     extras_require={

@@ -7,15 +7,18 @@ from pathlib import Path
 import pytest
 from mcap.reader import make_reader
 from mcap_ros2.decoder import DecoderFactory
+from rclpy.qos import DurabilityPolicy
 from rclpy.serialization import deserialize_message
+from rosbags.interfaces import QosHistory
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-from vlm2vla_bringup.bags import BagWriter, read_bag
-from vlm2vla_bringup.bags.msgdefs import UnknownMessageTypeError
-from vlm2vla_bringup.bags.reader import bag_topics
+from vlm2vla_bringup.bags.ros_qos import playback_qos, recorded_qos
 from vlm2vla_bringup.bags.sample import CAMERA_TOPIC, INSTRUCTION_TOPIC, write_sample_bag
 from vlm2vla_bringup.bags.types import message_class
+from vlm2vla_policy.bags import BagReader, BagWriter, UnknownMessageTypeError, read_bag
+from vlm2vla_policy.bags import qos as bag_qos
+from vlm2vla_policy.nodes import qos as node_qos
 from vlm2vla_policy.processes import stop_process
 
 
@@ -30,7 +33,7 @@ def sample_bag(tmp_path: Path) -> Path:
 
 def test_sample_bag_is_rosbag2_shaped_and_decodes_with_its_own_schemas(sample_bag):
     assert (sample_bag / "metadata.yaml").exists()
-    assert bag_topics(sample_bag) == {
+    assert {t: i.type_name for t, i in BagReader(sample_bag).topics.items()} == {
         CAMERA_TOPIC: "sensor_msgs/msg/Image",
         INSTRUCTION_TOPIC: "std_msgs/msg/String",
     }
@@ -62,6 +65,8 @@ def test_writer_refuses_undeclared_topics_unknown_types_and_existing_dirs(tmp_pa
             bag.add_topic("/y", "no_such_pkg/msg/Thing")
     with pytest.raises(FileExistsError):
         BagWriter(tmp_path / "bag")
+    with pytest.raises(ValueError, match="--compression"):
+        BagWriter(tmp_path / "other", compression="gzip")
 
 
 def test_record_captures_what_play_publishes(sample_bag, tmp_path):
@@ -85,3 +90,20 @@ def test_record_captures_what_play_publishes(sample_bag, tmp_path):
     # The wire form may add CDR alignment padding; the messages must be equal.
     assert all(m in originals for m in recorded), "a recorded message differs from the published"
     assert String(data="pick up the red block") in recorded
+    offered = BagReader(out).topics[INSTRUCTION_TOPIC].offered_qos
+    assert offered and all(q.durability.name == "TRANSIENT_LOCAL" for q in offered), "play latches"
+
+
+def test_bag_profiles_are_the_stack_publishers_and_play_keeps_them():
+    for name in ("SENSOR", "LATCHED", "STATUS", "RELIABLE"):
+        offered = recorded_qos(getattr(node_qos, name))
+        expected = getattr(bag_qos, name)
+        assert (offered.history, offered.depth, offered.reliability, offered.durability) == (
+            expected.history, expected.depth, expected.reliability, expected.durability,
+        ), name  # fmt: skip
+    played = playback_qos([bag_qos.LATCHED], node_qos.RELIABLE)
+    assert (played.depth, played.durability) == (1, DurabilityPolicy.TRANSIENT_LOCAL)
+    discovered = bag_qos.LATCHED._replace(history=QosHistory.UNKNOWN, depth=0)
+    assert playback_qos([discovered], node_qos.LATCHED).depth == node_qos.LATCHED.depth
+    mixed = [bag_qos.LATCHED, bag_qos.RELIABLE]
+    assert playback_qos(mixed, node_qos.SENSOR) is node_qos.SENSOR

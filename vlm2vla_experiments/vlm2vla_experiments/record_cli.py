@@ -26,6 +26,7 @@ from vlm2vla_experiments.recorder import (
     write_bridge_episode,
     write_mcap_episode,
 )
+from vlm2vla_policy.bags import COMPRESSIONS, DEFAULT_COMPRESSION
 from vlm2vla_sim import TASKS, RolloutConfig, SimConfig, WidowXSim, parse_task, run_episode
 
 
@@ -44,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--episodes", type=int, default=10, help="successful episodes per task")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--format", choices=FORMATS, default="bridge", help="output layout")
+    parser.add_argument(
+        "--compression", choices=list(COMPRESSIONS), default=DEFAULT_COMPRESSION,
+        help=f"MCAP chunk compression with --format mcap (default {DEFAULT_COMPRESSION})",
+    )  # fmt: skip
     parser.add_argument("--start-seed", type=int, default=0, help="first scene seed")
     parser.add_argument(
         "--max-tries", type=int, default=0, help="seeds to try per task (default 2 x episodes)"
@@ -87,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
                     if args.format == "bridge":
                         write_bridge_episode(path, episode)
                     else:
-                        write_mcap_episode(path, episode, config.executor.period_s)
+                        write_mcap_episode(
+                            path, episode, config.executor.period_s, args.compression
+                        )
                     saved += episode.success
                 outcome = "success" if episode.success else "FAILED"
                 print(

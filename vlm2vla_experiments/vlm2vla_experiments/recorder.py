@@ -12,8 +12,9 @@ identities, so this one writes the layout itself, with the recorded values.)
 MCAP (reader ``mcap``): one rosbag2 directory per episode, ``<out>/<task_slug>/episode_<seed>/``,
 with the instruction (``/vlm2vla/instruction``), joint states and rgb8 camera frames at every
 control period (5 Hz), each expert chunk as ``vlm2vla_msgs/ActionChunk`` on
-``/vlm2vla/action_chunk``, and an empty instruction that ends the episode. Writing MCAP needs the
-ROS message packages (``source scripts/env.sh``).
+``/vlm2vla/action_chunk``, and an empty instruction that ends the episode; each topic with the QoS
+the stack publishes it with. Written by ``vlm2vla_policy.bags`` (no ROS needed; the
+``vlm2vla_msgs`` definitions come from its ``.msg`` files).
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from vlm2vla_policy.bags import DEFAULT_COMPRESSION, STACK_TOPICS, BagWriter, messages
+from vlm2vla_policy.bags.qos import (
+    ACTION_CHUNK_TOPIC,
+    CAMERA_TOPIC,
+    INSTRUCTION_TOPIC,
+    JOINT_STATES_TOPIC,
+)
 from vlm2vla_policy.robot import WX250S, ArmKinematics
 from vlm2vla_policy.robot.bridge_state import KinematicEEState, bridge_rpy
 from vlm2vla_sim.linkage import GripperLinkage
@@ -116,16 +124,10 @@ def bridge_traj_dir(out: Path, task: Task, seed: int) -> Path:
     return Path(out) / task.slug / "raw" / "traj_group0" / f"traj{seed}"
 
 
-def write_mcap_episode(bag_dir: Path, episode: ExpertEpisode, period_s: float) -> Path:
+def write_mcap_episode(
+    bag_dir: Path, episode: ExpertEpisode, period_s: float, compression: str = DEFAULT_COMPRESSION
+) -> Path:
     """Write ``episode`` as a rosbag2 MCAP bag at ``bag_dir`` (must not exist); return it."""
-    from geometry_msgs.msg import Vector3
-    from rclpy.serialization import serialize_message
-    from sensor_msgs.msg import Image as ImageMsg
-    from sensor_msgs.msg import JointState
-    from std_msgs.msg import String
-
-    from vlm2vla_bringup.bags import BagWriter
-    from vlm2vla_msgs.msg import ActionChunk
     from vlm2vla_policy.language import format_plan, plan_from_steps
 
     if len(episode.frames) != len(episode.joints_rad):
@@ -133,43 +135,32 @@ def write_mcap_episode(bag_dir: Path, episode: ExpertEpisode, period_s: float) -
     period_ns = round(period_s * 1e9)
     names = joint_state_names()
     instruction = episode.task.instruction
-    with BagWriter(bag_dir) as bag:
-        for topic, type_name in (
-            ("/vlm2vla/instruction", "std_msgs/msg/String"),
-            ("/wx250s/joint_states", "sensor_msgs/msg/JointState"),
-            ("/camera/image_raw", "sensor_msgs/msg/Image"),
-            ("/vlm2vla/action_chunk", "vlm2vla_msgs/msg/ActionChunk"),
-        ):
-            bag.add_topic(topic, type_name)
-        bag.write("/vlm2vla/instruction", serialize_message(String(data=instruction)), START_NS)
+    with BagWriter(bag_dir, compression) as bag:
+        for topic in (INSTRUCTION_TOPIC, JOINT_STATES_TOPIC, CAMERA_TOPIC, ACTION_CHUNK_TOPIC):
+            bag.add_topic(topic, *STACK_TOPICS[topic])
+        bag.write(INSTRUCTION_TOPIC, messages.string(instruction), START_NS)
         for t, (q, finger, frame) in enumerate(
             zip(episode.joints_rad, episode.finger_m, episode.frames, strict=True)
         ):
             stamp_ns = START_NS + t * period_ns
-            state = JointState(name=names, position=joint_state_positions(q, finger))
-            state.header.stamp.sec, state.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
-            bag.write("/wx250s/joint_states", serialize_message(state), stamp_ns)
-            image = ImageMsg(height=frame.shape[0], width=frame.shape[1], encoding="rgb8")
-            image.step, image.data = frame.shape[1] * 3, frame.tobytes()
-            image.header.stamp, image.header.frame_id = state.header.stamp, "camera"
-            bag.write("/camera/image_raw", serialize_message(image), stamp_ns)
+            state = messages.joint_state(names, joint_state_positions(q, finger), stamp_ns)
+            bag.write(JOINT_STATES_TOPIC, state, stamp_ns)
+            bag.write(CAMERA_TOPIC, messages.rgb8_image(frame, stamp_ns), stamp_ns)
         gripper_before = 1.0
         subtasks = list(dict.fromkeys(chunk.subtask for _, chunk in episode.chunks))
         for first_action, chunk in episode.chunks:
             stamp_ns = START_NS + first_action * period_ns + CHUNK_OFFSET_NS
-            msg = ActionChunk(
-                instruction=instruction, subtask=chunk.subtask,
+            msg = messages.action_chunk(
+                stamp_ns, WX250S.base_frame, instruction=instruction, subtask=chunk.subtask,
                 subtask_index=subtasks.index(chunk.subtask),
                 motion_plan=format_plan(plan_from_steps(chunk.steps, gripper_before)),
-                translations_m=[Vector3(x=s[0], y=s[1], z=s[2]) for s in chunk.steps],
+                translations_m=[s[:3] for s in chunk.steps],
                 gripper=[float(s[3]) for s in chunk.steps], step_duration_s=period_s,
             )  # fmt: skip
-            msg.header.frame_id = WX250S.base_frame
-            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
-            bag.write("/vlm2vla/action_chunk", serialize_message(msg), stamp_ns)
+            bag.write(ACTION_CHUNK_TOPIC, msg, stamp_ns)
             gripper_before = float(chunk.steps[-1][3])
         end_ns = START_NS + (len(episode.joints_rad) - 1) * period_ns + END_OFFSET_NS
-        bag.write("/vlm2vla/instruction", serialize_message(String(data="")), end_ns)
+        bag.write(INSTRUCTION_TOPIC, messages.string(""), end_ns)
     return bag_dir
 
 

@@ -19,7 +19,7 @@ def built(tmp_path_factory):
     synthetic.write_bridge_raw(
         root / "bridge", 4, seed=5, config=CONFIG, corrupt={2: "truncated_pickle"}
     )
-    synthetic.write_mcap_bag(root / "bags" / "run1.mcap", 1, seed=6, config=CONFIG)
+    synthetic.write_mcap_bag(root / "bags" / "run1", 1, seed=6, config=CONFIG)
     store = root / "store"
     steps = [
         [

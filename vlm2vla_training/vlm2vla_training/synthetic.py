@@ -5,8 +5,9 @@
 open the gripper, back off. Frames are small top-down drawings of the table (target disc, object
 square, gripper circle growing with height). Writers put trajectories where the readers expect
 them: a BridgeData V2 raw tree (pickles, JPEGs, lang.txt), an MCAP bag as this project records it
-(joint states from the wx250s inverse kinematics), and a LeRobot v2.1 dataset with PNG image
-columns. Bad copies (truncated pickle, missing frame, truncated JPEG) can be asked for.
+(a rosbag2 directory; joint states from the wx250s inverse kinematics), and a LeRobot v2.1
+dataset with PNG image columns. Bad copies (truncated pickle, missing frame, truncated JPEG) can
+be asked for.
 """
 
 from __future__ import annotations
@@ -20,8 +21,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from vlm2vla_policy.bags import DEFAULT_COMPRESSION, STACK_TOPICS, BagWriter, messages
+from vlm2vla_policy.bags.qos import (
+    ACTION_CHUNK_TOPIC,
+    CAMERA_TOPIC,
+    INSTRUCTION_TOPIC,
+    JOINT_STATES_TOPIC,
+)
 from vlm2vla_policy.robot.bridge_state import GRIPPER_DOWN
-from vlm2vla_training import ros_msgdefs
 from vlm2vla_training.episode import recompute_actions
 
 OBJECTS: tuple[str, ...] = ("carrot", "spoon", "cup", "eggplant", "banana", "sponge")
@@ -215,29 +222,26 @@ def write_bridge_raw(
     return dirs
 
 
-def _stamp(time_ns: int) -> dict[str, int]:
-    return {"sec": time_ns // _NS_PER_S, "nanosec": time_ns % _NS_PER_S}
-
-
 def write_mcap_bag(
     path: Path,
     num_episodes: int,
     seed: int = 0,
     config: SyntheticConfig | None = None,
     publish_hz: float = 20.0,
+    *,
+    compression: str = DEFAULT_COMPRESSION,
 ) -> list[Trajectory]:
-    """An MCAP bag as the project's ``record`` tool writes it, holding ``num_episodes`` episodes.
+    """A bag of ``num_episodes`` episodes as ``vlm2vla-bag record`` writes it.
 
-    Each episode starts with its instruction; joint states (from the wx250s inverse kinematics of
-    the trajectory, gripper down, fingers from the gripper state) and rgb8 images are published at
-    ``publish_hz`` (a multiple of ``config.fps``) from the instruction's time on, one action chunk
-    per second; the next instruction follows 1 ms after the last message. Schemas are named
-    and encoded as rosbag2 does (``<pkg>/msg/<Type>``, ``ros2msg``, ``cdr``). Returns the
-    trajectories with their states replaced by what the forward kinematics of the published joints
-    gives, which is what a reader should recover.
+    The bag is a rosbag2 MCAP directory at ``path`` (which must not exist), written by
+    ``vlm2vla_policy.bags`` with the stack's QoS per topic. Each episode starts with its
+    instruction; joint states (from the wx250s inverse kinematics of the trajectory, gripper down,
+    fingers from the gripper state) and rgb8 images are published at ``publish_hz`` (a multiple of
+    ``config.fps``) from the instruction's time on, one action chunk per second; the next
+    instruction follows 1 ms after the last message. Returns the trajectories with their states
+    replaced by what the forward kinematics of the published joints gives, which is what a reader
+    should recover.
     """
-    from mcap_ros2.writer import Writer
-
     from vlm2vla_policy.robot import BRIDGE_NEUTRAL_JOINTS_RAD, WX250S, ArmKinematics
 
     config = config or SyntheticConfig()
@@ -248,26 +252,12 @@ def write_mcap_bag(
     names = [*WX250S.joint_names, "gripper", "left_finger", "right_finger"]
     written = []
     time_ns = 1_700_000_000 * _NS_PER_S
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with Path(path).open("wb") as stream:
-        writer = Writer(stream)
-        schemas = {
-            name: writer.register_msgdef(name, ros_msgdefs.schema_text(name))
-            for name in (
-                ros_msgdefs.IMAGE,
-                ros_msgdefs.JOINT_STATE,
-                ros_msgdefs.STRING,
-                ros_msgdefs.ACTION_CHUNK,
-            )
-        }
+    with BagWriter(path, compression) as bag:
+        for topic in (INSTRUCTION_TOPIC, JOINT_STATES_TOPIC, CAMERA_TOPIC, ACTION_CHUNK_TOPIC):
+            bag.add_topic(topic, *STACK_TOPICS[topic])
         for _ in range(num_episodes):
             trajectory = make_trajectory(rng, config)
-            writer.write_message(
-                "/vlm2vla/instruction",
-                schemas[ros_msgdefs.STRING],
-                {"data": trajectory.instruction},
-                log_time=time_ns,
-            )
+            bag.write(INSTRUCTION_TOPIC, messages.string(trajectory.instruction), time_ns)
             seed_joints = np.array(BRIDGE_NEUTRAL_JOINTS_RAD)
             joints = []
             for state in trajectory.states:
@@ -287,62 +277,26 @@ def write_mcap_bag(
                     WX250S.finger_open_m - WX250S.finger_closed_m
                 )
                 reached[t, :3] = kinematics.fk(q)[:3, 3]
+                positions = [*map(float, q), 0.0, finger, -finger]
                 for tick in range(per_step if t < len(joints) - 1 else 1):
                     stamp = time_ns + (t * per_step + tick) * tick_ns
-                    header = {"stamp": _stamp(stamp), "frame_id": ""}
-                    writer.write_message(
-                        "/wx250s/joint_states",
-                        schemas[ros_msgdefs.JOINT_STATE],
-                        {
-                            "header": header,
-                            "name": names,
-                            "position": [*map(float, q), 0.0, finger, -finger],
-                            "velocity": [],
-                            "effort": [],
-                        },
-                        log_time=stamp,
-                    )
-                    height, width = frame.shape[:2]
-                    writer.write_message(
-                        "/camera/image_raw",
-                        schemas[ros_msgdefs.IMAGE],
-                        {
-                            "header": header,
-                            "height": height,
-                            "width": width,
-                            "encoding": "rgb8",
-                            "is_bigendian": 0,
-                            "step": width * 3,
-                            "data": frame.tobytes(),
-                        },
-                        log_time=stamp,
-                    )
+                    joint_state = messages.joint_state(names, positions, stamp)
+                    bag.write(JOINT_STATES_TOPIC, joint_state, stamp)
+                    bag.write(CAMERA_TOPIC, messages.rgb8_image(frame, stamp), stamp)
                 if t % round(config.fps) == 0 and t < len(joints) - 1:
                     delta = trajectory.commanded[t]
-                    writer.write_message(
-                        "/vlm2vla/action_chunk",
-                        schemas[ros_msgdefs.ACTION_CHUNK],
-                        {
-                            "header": {"stamp": _stamp(stamp), "frame_id": "wx250s/base_link"},
-                            "instruction": trajectory.instruction,
-                            "subtask": "synthetic",
-                            "subtask_index": 0,
-                            "motion_plan": "stay still",
-                            "raw_text": "",
-                            "translations_m": [
-                                {"x": float(delta[0]), "y": float(delta[1]), "z": float(delta[2])}
-                            ],
-                            "gripper": [float(delta[6])],
-                            "step_duration_s": 1.0 / config.fps,
-                        },
-                        log_time=stamp,
-                    )
+                    chunk = messages.action_chunk(
+                        stamp, WX250S.base_frame, instruction=trajectory.instruction,
+                        subtask="synthetic", subtask_index=0, motion_plan="stay still",
+                        translations_m=[delta[:3]], gripper=[delta[6]],
+                        step_duration_s=1.0 / config.fps,
+                    )  # fmt: skip
+                    bag.write(ACTION_CHUNK_TOPIC, chunk, stamp)
             reached[:, 3:6] = 0.0  # the gripper points straight down: rpy 0 in Bridge's convention
             written.append(
                 Trajectory(trajectory.instruction, reached, trajectory.commanded, trajectory.frames)
             )
             time_ns += (len(joints) - 1) * per_step * tick_ns + 1_000_000  # next one 1 ms later
-        writer.finish()
     return written
 
 

@@ -1,10 +1,5 @@
-"""MCAP bags readable by ``ros2 bag play`` (rosbag2's default storage), written without rosbag2.
+"""``vlm2vla-bag``: the rclpy tools (``record``, ``play``) and the sample bag.
 
-The file layer (``msgdefs``, ``writer``, ``reader``) needs no ROS graph; ``record`` and ``play``
-are the rclpy tools on top (``vlm2vla-bag record|play``).
+The files (rosbag2 layout, MCAP storage) are written and read by ``vlm2vla_policy.bags``, which
+needs no ROS graph; ``record`` and ``play`` are the rclpy parts on top.
 """
-
-from vlm2vla_bringup.bags.reader import BagMessage, read_bag
-from vlm2vla_bringup.bags.writer import BagWriter
-
-__all__ = ["BagMessage", "BagWriter", "read_bag"]

@@ -1,18 +1,20 @@
 """``vlm2vla-bag``: record, play, inspect and generate MCAP bags (rosbag2-compatible).
 
     vlm2vla-bag record -o OUT /camera/image_raw /vlm2vla/instruction [--duration 10]
+                       [--compression {none,zstd,lz4}]
     vlm2vla-bag play BAG [--rate 2] [--loop] [--topics /camera/image_raw] [--start-offset 1.5]
                          [--delay 1.0] [--remap /camera/image_raw:=/cam]
     vlm2vla-bag info BAG
-    vlm2vla-bag sample OUT [--instruction "pick up the red block"]
+    vlm2vla-bag sample OUT [--instruction "pick up the red block"] [--compression none]
 
-On a ROS install, ``ros2 bag play OUT`` plays the same bags.
+On a ROS install, ``ros2 bag play OUT`` plays the same bags. The files are written and read by
+``vlm2vla_policy.bags``; --compression is the MCAP chunk compression (default zstd).
 """
 
 import argparse
 import sys
 
-from vlm2vla_bringup.bags.reader import bag_topics, read_bag
+from vlm2vla_policy.bags import COMPRESSIONS, DEFAULT_COMPRESSION, BagReader
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("topics", nargs="+", help="topics to record")
     rec.add_argument("-o", "--output", required=True, help="new bag directory")
     rec.add_argument("--duration", type=float, help="stop after this many seconds")
+    _compression_option(rec)
     ply = sub.add_parser("play", help="publish a bag with its recorded timing")
     ply.add_argument("bag", help="bag directory or .mcap file")
     ply.add_argument("--rate", type=float, default=1.0, help="speed factor (default 1.0)")
@@ -38,7 +41,31 @@ def _parser() -> argparse.ArgumentParser:
     smp.add_argument("output", help="new bag directory")
     smp.add_argument("--instruction", default="pick up the red block")
     smp.add_argument("--seconds", type=float, default=6.0)
+    _compression_option(smp)
     return parser
+
+
+def _compression_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--compression",
+        choices=list(COMPRESSIONS),
+        default=DEFAULT_COMPRESSION,
+        help=f"MCAP chunk compression (default {DEFAULT_COMPRESSION})",
+    )
+
+
+def _info(path: str) -> None:
+    bag = BagReader(path)
+    for topic, info in sorted(bag.topics.items()):
+        qos = ",".join(
+            f"{q.reliability.name.lower()}/{q.durability.name.lower()}" for q in info.offered_qos
+        )
+        print(f"{topic:40s} {info.type_name:40s} {info.message_count:6d}  {qos or '-'}")
+    start_ns, end_ns = bag.time_range_ns
+    print(
+        f"{bag.message_count} messages, {(end_ns - start_ns) / 1e9:.3f} s from {start_ns} ns "
+        "since the epoch"
+    )
 
 
 def _with_node(name: str, work) -> int:
@@ -67,23 +94,21 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command; return the exit code."""
     args = _parser().parse_args(argv)
     if args.command == "info":
-        counts: dict[str, int] = {}
-        for message in read_bag(args.bag):
-            counts[message.topic] = counts.get(message.topic, 0) + 1
-        for topic, type_name in sorted(bag_topics(args.bag).items()):
-            print(f"{topic:40s} {type_name:40s} {counts.get(topic, 0):6d}")
+        _info(args.bag)
         return 0
     if args.command == "sample":
         from vlm2vla_bringup.bags.sample import write_sample_bag
 
-        path = write_sample_bag(args.output, args.instruction, args.seconds)
+        path = write_sample_bag(
+            args.output, args.instruction, args.seconds, compression=args.compression
+        )
         print(f"wrote {path}")
         return 0
     if args.command == "record":
         from vlm2vla_bringup.bags.record import record
 
         def work(node) -> int:
-            count = record(node, args.output, args.topics, args.duration)
+            count = record(node, args.output, args.topics, args.duration, args.compression)
             print(f"recorded {count} messages into {args.output}")
             return 0
 

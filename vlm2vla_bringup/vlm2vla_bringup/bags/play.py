@@ -1,8 +1,9 @@
 """Publish a bag's messages on the ROS graph with their recorded timing (``vlm2vla-bag play``).
 
 Like ``ros2 bag play``: rate scaling, looping, topic selection, a start offset and topic remaps.
-Messages are published serialized, exactly as recorded. QoS per topic follows the stack's
-conventions (``vlm2vla_policy.nodes.qos``): camera images as sensor data, the instruction latched.
+Messages are published serialized, exactly as recorded. Each topic is published with its recorded
+QoS (reliability, durability; ``ros_qos.playback_qos``), else with the stack's conventions
+(``vlm2vla_policy.nodes.qos``): camera images as sensor data, the instruction latched.
 """
 
 import time
@@ -11,8 +12,9 @@ from pathlib import Path
 
 from rclpy.node import Node
 
-from vlm2vla_bringup.bags.reader import bag_topics, read_bag
+from vlm2vla_bringup.bags.ros_qos import playback_qos
 from vlm2vla_bringup.bags.types import message_class
+from vlm2vla_policy.bags import BagReader
 from vlm2vla_policy.nodes.qos import PROFILES, profile_name_for_type
 
 
@@ -39,16 +41,20 @@ class PlayOptions:
 
 def play(node: Node, bag: str | Path, options: PlayOptions) -> int:
     """Publish the bag from ``node``; return the number of messages published."""
-    types = bag_topics(bag)
-    wanted = list(options.topics) or list(types)
-    missing = [t for t in wanted if t not in types]
+    reader = BagReader(bag)
+    topics = reader.topics
+    wanted = list(options.topics) or list(topics)
+    missing = [t for t in wanted if t not in topics]
     if missing:
-        raise KeyError(f"topics {missing} are not in {bag}; it has {sorted(types)}")
+        raise KeyError(f"topics {missing} are not in {bag}; it has {sorted(topics)}")
     publishers = {
         topic: node.create_publisher(
-            message_class(types[topic]),
+            message_class(topics[topic].type_name),
             options.remaps.get(topic, topic),
-            PROFILES[profile_name_for_type(types[topic])],
+            playback_qos(
+                topics[topic].offered_qos,
+                PROFILES[profile_name_for_type(topics[topic].type_name)],
+            ),
         )
         for topic in wanted
     }
@@ -57,7 +63,7 @@ def play(node: Node, bag: str | Path, options: PlayOptions) -> int:
     while True:
         start_wall = time.monotonic()
         first_ns = None
-        for message in read_bag(bag, wanted, options.start_offset_s):
+        for message in reader.messages(wanted, options.start_offset_s):
             first_ns = message.log_time_ns if first_ns is None else first_ns
             due = start_wall + (message.log_time_ns - first_ns) / 1e9 / options.rate
             time.sleep(max(0.0, due - time.monotonic()))

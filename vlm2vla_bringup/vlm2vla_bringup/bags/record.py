@@ -2,7 +2,9 @@
 
 Subscribes serialized (no deserialisation cost), discovers each topic's type from the graph, and
 matches the publishers' QoS like rosbag2 does: transient local when every publisher is latched,
-best effort when any publisher is best effort.
+best effort when any publisher is best effort. The bag records each topic's offered QoS profiles
+(those of its publishers when it was subscribed), so ``ros2 bag play`` and ``vlm2vla-bag play``
+republish a latched topic latched. The file layer is ``vlm2vla_policy.bags``.
 """
 
 import time
@@ -12,8 +14,9 @@ import rclpy
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
+from vlm2vla_bringup.bags.ros_qos import recorded_qos
 from vlm2vla_bringup.bags.types import message_class
-from vlm2vla_bringup.bags.writer import BagWriter
+from vlm2vla_policy.bags import DEFAULT_COMPRESSION, BagWriter
 
 
 def subscription_qos(node: Node, topic: str) -> QoSProfile:
@@ -47,10 +50,11 @@ class Recorder:
         known = dict(self.node.get_topic_names_and_types())
         for topic in list(self.pending):
             types = known.get(topic)
-            if not types or not self.node.get_publishers_info_by_topic(topic):
+            publishers = self.node.get_publishers_info_by_topic(topic)
+            if not types or not publishers:
                 continue
             type_name = types[0]
-            self.bag.add_topic(topic, type_name)
+            self.bag.add_topic(topic, type_name, [recorded_qos(p.qos_profile) for p in publishers])
             self._subscriptions.append(
                 self.node.create_subscription(
                     message_class(type_name),
@@ -68,10 +72,16 @@ class Recorder:
         self.count += 1
 
 
-def record(node: Node, output: str | Path, topics: list[str], duration_s: float | None) -> int:
+def record(
+    node: Node,
+    output: str | Path,
+    topics: list[str],
+    duration_s: float | None,
+    compression: str = DEFAULT_COMPRESSION,
+) -> int:
     """Record ``topics`` into the new bag ``output`` until ``duration_s`` or Ctrl-C."""
     end = None if duration_s is None else time.monotonic() + duration_s
-    with BagWriter(output) as bag:
+    with BagWriter(output, compression) as bag:
         recorder = Recorder(node, bag, topics)
         discover_timer = node.create_timer(0.5, recorder.discover)
         try:

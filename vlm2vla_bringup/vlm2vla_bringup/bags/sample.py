@@ -2,20 +2,18 @@
 
 The bag is made by code (not committed as a binary): ``vlm2vla-bag sample OUT``. Frames are
 ``rgb8`` ``sensor_msgs/Image`` on ``/camera/image_raw`` at ``fps``; the instruction is a
-``std_msgs/String`` on ``/vlm2vla/instruction`` at the start.
+``std_msgs/String`` on ``/vlm2vla/instruction`` at the start, each topic with the QoS the stack
+publishes it with (``vlm2vla_policy.bags.STACK_TOPICS``). Times are nanoseconds since the epoch.
 """
 
 from pathlib import Path
 
 import numpy as np
-from rclpy.serialization import serialize_message
-from sensor_msgs.msg import Image
-from std_msgs.msg import String
 
-from vlm2vla_bringup.bags.writer import BagWriter
+from vlm2vla_policy.bags import DEFAULT_COMPRESSION, STACK_TOPICS, BagWriter
+from vlm2vla_policy.bags.messages import rgb8_image, string
+from vlm2vla_policy.bags.qos import CAMERA_TOPIC, INSTRUCTION_TOPIC
 
-CAMERA_TOPIC = "/camera/image_raw"
-INSTRUCTION_TOPIC = "/vlm2vla/instruction"
 START_NS = 1_700_000_000_000_000_000
 
 
@@ -29,30 +27,22 @@ def tabletop_frame(t: float, size: int = 128) -> np.ndarray:
     return frame
 
 
-def image_message(frame: np.ndarray, stamp_ns: int, frame_id: str = "camera") -> Image:
-    """An ``rgb8`` Image message holding ``frame`` (HxWx3 uint8)."""
-    msg = Image(height=frame.shape[0], width=frame.shape[1], encoding="rgb8", is_bigendian=0)
-    msg.step = frame.shape[1] * 3
-    msg.data = frame.tobytes()
-    msg.header.frame_id = frame_id
-    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
-    return msg
-
-
 def write_sample_bag(
     path: str | Path,
     instruction: str = "pick up the red block",
     seconds: float = 6.0,
     fps: float = 5.0,
     size: int = 128,
+    *,
+    compression: str = DEFAULT_COMPRESSION,
 ) -> Path:
     """Write the sample bag to the new directory ``path``; return it."""
-    with BagWriter(path) as bag:
-        bag.add_topic(INSTRUCTION_TOPIC, "std_msgs/msg/String")
-        bag.add_topic(CAMERA_TOPIC, "sensor_msgs/msg/Image")
-        bag.write(INSTRUCTION_TOPIC, serialize_message(String(data=instruction)), START_NS)
+    with BagWriter(path, compression) as bag:
+        for topic in (INSTRUCTION_TOPIC, CAMERA_TOPIC):
+            bag.add_topic(topic, *STACK_TOPICS[topic])
+        bag.write(INSTRUCTION_TOPIC, string(instruction), START_NS)
         for i in range(int(seconds * fps)):
             stamp = START_NS + int(i * 1e9 / fps) + 1
             frame = tabletop_frame(i / fps, size)
-            bag.write(CAMERA_TOPIC, serialize_message(image_message(frame, stamp)), stamp)
+            bag.write(CAMERA_TOPIC, rgb8_image(frame, stamp), stamp)
     return Path(path)

@@ -1,8 +1,11 @@
-"""Import a ROS 2 message class from its type name (``pkg/msg/Type``) without rosidl_runtime_py."""
+"""Import a ROS 2 (rclpy) message class from its type name (``pkg/msg/Type``).
+
+Without rosidl_runtime_py; the rclpy tools need the class to subscribe and publish serialized.
+"""
 
 import importlib
 
-from vlm2vla_bringup.bags.msgdefs import UnknownMessageTypeError, normalize_type
+from vlm2vla_policy.bags.msgtypes import UnknownMessageTypeError, normalize_type
 
 
 def message_class(type_name: str) -> type:

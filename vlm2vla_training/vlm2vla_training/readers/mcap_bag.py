@@ -3,8 +3,8 @@
 Topics (defaults of :class:`McapConfig`): camera ``sensor_msgs/Image`` on ``/camera/image_raw``,
 ``sensor_msgs/JointState`` on ``/wx250s/joint_states``, the instruction ``std_msgs/String`` on
 ``/vlm2vla/instruction`` and the policy's ``vlm2vla_msgs/ActionChunk`` on
-``/vlm2vla/action_chunk``. Messages are decoded with ``mcap-ros2-support`` from the schemas stored
-in the bag.
+``/vlm2vla/action_chunk``. Each ``.mcap`` file (the storage of a rosbag2 directory) is read and
+decoded by ``vlm2vla_policy.bags``.
 
 Each non-empty instruction starts an episode; the next instruction (or an empty one, the stop
 signal) ends it. Within an episode the latest image and joint state are sampled every
@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from vlm2vla_policy.bags import BagReader
 from vlm2vla_policy.robot.bridge_state import JointStateToEE, KinematicEEState
 from vlm2vla_training.episode import Episode, EpisodeError, recompute_actions, safe_episode_id
 from vlm2vla_training.frames import EncodedFrames, encode_jpeg
@@ -71,7 +72,7 @@ def image_array(msg: Any) -> np.ndarray:
             f"image encoding {msg.encoding!r} is not supported; record rgb8, bgr8, rgba8, bgra8 "
             "or mono8"
         )
-    raw = np.frombuffer(bytes(msg.data), dtype=np.uint8)
+    raw = np.asarray(msg.data, dtype=np.uint8).reshape(-1)
     if raw.size < msg.step * msg.height or msg.step < msg.width * channels:
         raise EpisodeError(f"image data too short for {msg.width}x{msg.height} {msg.encoding}")
     rows = raw[: msg.step * msg.height].reshape(msg.height, msg.step)[:, : msg.width * channels]
@@ -198,9 +199,6 @@ class _BagSampler:
 
     def recordings(self) -> Iterator[_Recording | EpisodeError]:
         """Recordings in order; a read error ends the bag (the open recording is reported)."""
-        from mcap.reader import make_reader
-        from mcap_ros2.decoder import DecoderFactory
-
         topics = [
             self.image_topic,
             self.config.joint_states_topic,
@@ -210,19 +208,17 @@ class _BagSampler:
         current: _Recording | None = None
         time_ns = 0
         try:
-            with self.bag.open("rb") as stream:
-                reader = make_reader(stream, decoder_factories=[DecoderFactory()])
-                for _, channel, message, decoded in reader.iter_decoded_messages(topics=topics):
-                    time_ns = message.log_time
+            for message, decoded in BagReader(self.bag).decoded(topics):
+                time_ns = message.log_time_ns
+                if current is not None:
+                    self._sample_until(current, time_ns)
+                if message.topic == self.config.instruction_topic:
                     if current is not None:
-                        self._sample_until(current, time_ns)
-                    if channel.topic == self.config.instruction_topic:
-                        if current is not None:
-                            yield current
-                        text = decoded.data.strip()
-                        current = _Recording(text, time_ns) if text else None
-                    else:
-                        self._update(channel.topic, time_ns, decoded, current)
+                        yield current
+                    text = decoded.data.strip()
+                    current = _Recording(text, time_ns) if text else None
+                else:
+                    self._update(message.topic, time_ns, decoded, current)
         except Exception as exc:  # a truncated or corrupt bag ends here; earlier episodes stand
             during = f" during episode {current.instruction!r}" if current is not None else ""
             yield EpisodeError(
