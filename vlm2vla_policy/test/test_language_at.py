@@ -95,3 +95,11 @@ def test_table_from_model_unigram_log_probabilities(gemma3_tokenizer):
         logits = model(input_ids=torch.tensor([[gemma3_tokenizer.bos_token_id]])).logits[0, -1]
     median = logits.median()
     assert all(logits[i] < median for i in table.token_ids)
+    by_model = build_at_table(gemma3_tokenizer, model=model)  # the paper's ranking by default
+    assert by_model.method == "unigram_logprob" and by_model.token_ids == table.token_ids
+
+
+def test_vocabulary_order_is_a_fallback_that_warns(gemma3_tokenizer):
+    with pytest.warns(UserWarning, match="vocabulary order"):
+        table = build_at_table(gemma3_tokenizer)
+    assert table.method == "vocab_order"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -262,15 +263,24 @@ def build_at_table(
     ranking: Sequence[int] | None = None,
     method: str = "vocab_order",
     symbols: str = DIGITS,
+    model: Any = None,
 ) -> AtTable:
     """Choose the least-likely usable tokens of ``tokenizer`` for ``symbols``.
 
-    ``ranking`` lists token ids from least to most likely (default:
-    :func:`rank_tokens_by_vocab_order`; or pass the list from :func:`rank_tokens_by_model` and
-    its method). Raises :class:`AtTableError` when the ranking runs out before enough tokens pass
-    the checks described in the module docstring.
+    ``ranking`` lists token ids from least to most likely. Without one, the base ``model``'s
+    probabilities rank them when a model is given (:func:`rank_tokens_by_model`: the paper's
+    choice); with neither, vocabulary order does (:func:`rank_tokens_by_vocab_order`), with a
+    warning that the table is then not the paper's. Raises :class:`AtTableError` when the ranking
+    runs out before enough tokens pass the checks described in the module docstring.
     """
-    if ranking is None:
+    if ranking is None and model is not None:
+        ranking, method = rank_tokens_by_model(model, tokenizer)
+    elif ranking is None:
+        warnings.warn(
+            "AT table ranked by vocabulary order (no model given): the paper ranks by the base "
+            "model's probabilities; pass model= to build_at_table",
+            stacklevel=2,
+        )
         ranking = rank_tokens_by_vocab_order(tokenizer)
     chosen: list[tuple[str, int]] = []
     for token_id in ranking:
