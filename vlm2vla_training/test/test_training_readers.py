@@ -201,3 +201,46 @@ def test_rlds_reader_says_how_to_install_tensorflow_datasets(tmp_path):
     reader = make_reader("rlds", tmp_path, ReadOptions())
     with pytest.raises(ReaderUnavailableError, match=r"pip install 'vlm2vla_training\[rlds\]'"):
         reader.count()
+
+
+def _rewrite_obs(traj_dir, **entries):
+    path = traj_dir / "obs_dict.pkl"
+    with path.open("rb") as stream:
+        obs = RestrictedUnpickler(stream).load()
+    for key, value in entries.items():
+        if value is None:
+            obs.pop(key)
+        else:
+            obs[key] = value
+    path.write_bytes(pickle.dumps(obs))
+    return obs
+
+
+@pytest.mark.parametrize(
+    "layout", ["full_state_only", "state_only", "both_differ", "full_state_wrong_shape"]
+)
+def test_bridge_raw_reads_full_state_first_as_the_official_converters(tmp_path, layout):
+    from vlm2vla_training.readers.bridge_raw import read_states
+
+    (traj,) = synthetic.write_bridge_raw(tmp_path, 1, config=CONFIG)
+    obs = _rewrite_obs(traj)
+    states = np.asarray(obs["full_state"])
+    other = states + 0.5
+    entries = {
+        "full_state_only": {"state": None},
+        "state_only": {"full_state": None, "state": other},
+        "both_differ": {"state": other},
+        "full_state_wrong_shape": {"full_state": states[:, :6], "state": other},
+    }[layout]
+    _rewrite_obs(traj, **entries)
+    expected = states if layout in ("full_state_only", "both_differ") else other
+    np.testing.assert_allclose(read_states(traj), expected)
+
+
+def test_bridge_raw_without_any_state_is_a_bad_episode(tmp_path):
+    from vlm2vla_training.readers.bridge_raw import read_states
+
+    (traj,) = synthetic.write_bridge_raw(tmp_path, 1, config=CONFIG)
+    _rewrite_obs(traj, full_state=np.zeros((3, 6)), state=None)
+    with pytest.raises(EpisodeError, match="full_state"):
+        read_states(traj)

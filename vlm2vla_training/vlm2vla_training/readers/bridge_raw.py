@@ -1,11 +1,12 @@
 """BridgeData V2 raw trajectories: ``.../traj_group<k>/traj<i>/`` directories.
 
-Each trajectory holds ``images<c>/im_<t>.jpg`` (one directory per camera), ``obs_dict.pkl`` (a
-dict of arrays with ``N`` entries, among them ``state`` = [x, y, z, roll, pitch, yaw, gripper] in
-m / rad in the robot base frame), ``policy_out.pkl`` (``N - 1`` commanded actions, either a list of
-dicts with key ``actions`` or a plain list of arrays) and ``lang.txt`` (the instruction on the first
-line; lines containing "confidence" are metadata). Pickles are read with the restricted unpickler
-of :mod:`vlm2vla_training.safe_pickle`.
+Each trajectory holds ``images<c>/im_<t>.jpg`` (one directory per camera), ``obs_dict.pkl`` (a dict
+of arrays with ``N`` entries, among them ``full_state`` = [x, y, z, roll, pitch, yaw, gripper] in m
+/ rad in the robot base frame, which the official converters read, and ``state``),
+``policy_out.pkl`` (``N - 1`` commanded actions, either a list of dicts with key ``actions`` or a
+plain list of arrays) and ``lang.txt`` (the instruction on the first line; lines containing
+"confidence" are metadata). Pickles are read with the restricted unpickler of
+:mod:`vlm2vla_training.safe_pickle`.
 """
 
 from __future__ import annotations
@@ -139,18 +140,30 @@ def _load(path: Path) -> Any:
         raise EpisodeError(f"{path} cannot be read ({type(exc).__name__}: {exc})") from None
 
 
+STATE_KEYS = ("full_state", "state")
+"""Where ``obs_dict.pkl`` holds the (N, 7) EE state, in order of preference: ``full_state`` is what
+BridgeData V2's own converters read; ``state`` is the fallback older recordings carry."""
+
+
 def read_states(traj_dir: Path) -> np.ndarray:
-    """``obs_dict.pkl['state']`` as an (N, 7) float array (m, rad, base frame)."""
+    """The EE states of ``obs_dict.pkl`` as an (N, 7) float array (m, rad, base frame).
+
+    The first of :data:`STATE_KEYS` that holds a numeric (N, 7) array wins.
+    """
     obs = _load(traj_dir / "obs_dict.pkl")
-    if not isinstance(obs, dict) or "state" not in obs:
-        raise EpisodeError(f"{traj_dir}/obs_dict.pkl is not a dict with a 'state' entry")
-    try:
-        states = np.asarray(obs["state"], dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise EpisodeError(f"{traj_dir}/obs_dict.pkl 'state' is not numeric: {exc}") from None
-    if states.ndim != 2 or states.shape[1] != 7:
-        raise EpisodeError(f"{traj_dir}/obs_dict.pkl 'state' has shape {states.shape}, not (N, 7)")
-    return states
+    if not isinstance(obs, dict) or not any(key in obs for key in STATE_KEYS):
+        raise EpisodeError(f"{traj_dir}/obs_dict.pkl is not a dict with a 'full_state' entry")
+    problems = []
+    for key in (k for k in STATE_KEYS if k in obs):
+        try:
+            states = np.asarray(obs[key], dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            problems.append(f"{key!r} is not numeric ({exc})")
+            continue
+        if states.ndim == 2 and states.shape[1] == 7:
+            return states
+        problems.append(f"{key!r} has shape {states.shape}, not (N, 7)")
+    raise EpisodeError(f"{traj_dir}/obs_dict.pkl: " + "; ".join(problems))
 
 
 def read_policy_out(traj_dir: Path) -> np.ndarray:
