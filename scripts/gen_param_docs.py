@@ -4,7 +4,8 @@
     python scripts/gen_param_docs.py --check   # exit 1 when docs/reference.md is out of date
 
 Node parameters: every module under ``vlm2vla_policy/nodes/`` and ``vlm2vla_sim/**/nodes/`` with
-a module-level ``PARAMS`` tuple, rendered with ``vlm2vla_policy.nodes.params.markdown_table``.
+a module-level ``PARAMS`` tuple, rendered with ``vlm2vla_policy.nodes.params.markdown_table``
+(each row derived from a config dataclass field, whose class the table names).
 Modules that share one ``PARAMS`` object (a node module importing its parameter module) make one
 table, named after the module that has a ``main`` entry point. Launch arguments: every graph of
 ``vlm2vla_bringup.graph.GRAPHS``. Run it in the workspace environment (``source scripts/env.sh``):
@@ -114,14 +115,18 @@ def render() -> str:
     out = [BEGIN, "", "### Node parameters", ""]
     out.append(
         "Declared with a description (`ros2 param describe <node> <name>`) and validated at "
-        "start: an unknown name or a value out of range stops the node with the list of problems."
+        "start: an unknown name or a value out of range stops the node with the list of problems. "
+        "Each parameter is derived from a field of a config dataclass (`vlm2vla_policy.settings`): "
+        "its default, unit, description and allowed values are stated there, once."
     )
     for table in node_params():
         out += ["", f"#### {table.node}", ""]
         package = table.module.split(".", 1)[0]
         run = f"`ros2 run {package} {table.executable}`" if table.executable else "no executable"
         found = ", ".join(f"`{m}`" for m in table.modules)
-        out += [f"{run}; the `PARAMS` of {found}.", ""]
+        configs = dict.fromkeys(p.config.__name__ for p in table.params if p.config)
+        derived = ", ".join(f"`{c}`" for c in configs)
+        out += [f"{run}; the `PARAMS` of {found}, derived from {derived}.", ""]
         out.append(markdown_table(table.params))
     out += ["", "### Launch arguments", ""]
     out.append(

@@ -16,12 +16,43 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from vlm2vla_experiments.evaluation import RandomPolicy, SimEvalConfig, evaluate_in_sim
+from vlm2vla_policy.cli_options import Options
+from vlm2vla_policy.runtime.config import PolicyConfig, VerifierConfig
+from vlm2vla_policy.settings import default_of, replace_paths, setting, validate
 from vlm2vla_sim.env import SimConfig, WidowXSim
 from vlm2vla_sim.tasks import TASKS, parse_task
+
+
+@dataclass(frozen=True)
+class EvalPolicyConfig:
+    """What the command line adds to the runtime's settings of the evaluated policy."""
+
+    verifier: str = setting(
+        default_of(VerifierConfig, "kind"),
+        "who verifies a subtask: the base model (onboard), the fine-tuned model (adapter), or "
+        "nobody (none: advance after every chunk)",
+        choices=("onboard", "adapter", "none"),
+    )
+    seed: int = setting(0, "sampling seed of the policy (and of the random baseline)")
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+POLICY_OPTIONS = Options(
+    PolicyConfig, ("model.adapter", "remote.model", "model.device"),
+    rename={"remote.model": "--remote-model"},
+)  # fmt: skip
+CHOICE_OPTIONS = Options(EvalPolicyConfig, ("verifier", "seed"))
+EVAL_OPTIONS = Options(SimEvalConfig, ("episodes", "start_seed", "max_cycles", "video"))
+CAMERA_OPTIONS = Options(
+    SimConfig, ("camera.width", "camera.height"),
+    rename={"camera.width": "--width", "camera.height": "--height"},
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,23 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--model", help="Gemma-3 checkpoint (local dir or HF id), backend hf")
     who.add_argument("--random", action="store_true", help="random-chunk baseline")
     who.add_argument("--base-url", help="OpenAI-compatible server (backend remote), e.g. .../v1")
-    parser.add_argument("--adapter", default="", help="LoRA adapter directory (or local copy)")
-    parser.add_argument("--remote-model", default="vlm2vla", help="served model name (remote)")
-    parser.add_argument("--device", default="auto", help="torch device of the hf backend")
-    parser.add_argument("--episodes", type=int, default=20, help="seeded episodes")
-    parser.add_argument("--start-seed", type=int, default=1000, help="first scene seed")
-    parser.add_argument("--max-cycles", type=int, default=8, help="chunks per episode at most")
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed of the policy")
-    parser.add_argument(
-        "--verifier",
-        choices=("onboard", "adapter", "none"),
-        default="onboard",
-        help="who verifies a subtask: the base model (onboard), the fine-tuned model (adapter), "
-        "or nobody (none: advance after every chunk)",
-    )
-    parser.add_argument("--no-video", action="store_true", help="save no videos")
-    parser.add_argument("--width", type=int, default=320, help="camera image width, pixels")
-    parser.add_argument("--height", type=int, default=240, help="camera image height, pixels")
+    for options in (POLICY_OPTIONS, CHOICE_OPTIONS, EVAL_OPTIONS, CAMERA_OPTIONS):
+        options.add_to(parser)
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
@@ -61,24 +77,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def make_eval_policy(args: argparse.Namespace):
     """The policy the arguments name, and a short name for the summary."""
+    choice = CHOICE_OPTIONS.apply(args)
     if args.random:
-        return RandomPolicy(seed=args.seed), "random"
-    from vlm2vla_policy.runtime import (
-        ModelConfig,
-        PolicyConfig,
-        RemoteConfig,
-        VerifierConfig,
-        make_policy,
-    )
+        return RandomPolicy(seed=choice.seed), "random"
+    from vlm2vla_policy.runtime import make_policy
 
-    verifier = VerifierConfig(kind="adapter" if args.verifier == "adapter" else "onboard")
+    changes = {"seed": choice.seed}
+    if choice.verifier != "none":
+        changes["verifier.kind"] = choice.verifier
+    config = POLICY_OPTIONS.apply(args, changes)
+    adapter = config.model.adapter
     if args.base_url:
-        remote = RemoteConfig(base_url=args.base_url, model=args.remote_model, adapter=args.adapter)
-        config = PolicyConfig(backend="remote", remote=remote, seed=args.seed, verifier=verifier)
-        return make_policy(config), f"remote:{args.remote_model}"
-    model = ModelConfig(model=args.model, adapter=args.adapter, device=args.device)
-    config = PolicyConfig(backend="hf", model=model, seed=args.seed, verifier=verifier)
-    return make_policy(config), f"hf:{args.model}" + (f"+{args.adapter}" if args.adapter else "")
+        remote = {"backend": "remote", "remote.base_url": args.base_url, "remote.adapter": adapter}
+        config = replace_paths(config, {**remote, "model.adapter": ""})
+        return make_policy(config), f"remote:{config.remote.model}"
+    config = replace_paths(config, {"model.model": args.model})
+    return make_policy(config), f"hf:{args.model}" + (f"+{adapter}" if adapter else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,21 +100,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         task = parse_task(args.task)
-        config = SimEvalConfig(
-            episodes=args.episodes,
-            start_seed=args.start_seed,
-            max_cycles=args.max_cycles,
-            verify=args.verifier != "none",
-            video=not args.no_video,
-        )
+        verify = CHOICE_OPTIONS.apply(args).verifier != "none"
+        config = EVAL_OPTIONS.apply(args, {"verify": verify})
+        sim_config = CAMERA_OPTIONS.apply(args)
         policy, name = make_eval_policy(args)
     except (ValueError, OSError) as err:
         print(f"vlm2vla-sim-eval: error: {err}", file=sys.stderr)
         return 2
-    base = SimConfig()
-    sim = WidowXSim(
-        replace(base, camera=replace(base.camera, width=args.width, height=args.height))
-    )
+    sim = WidowXSim(sim_config)
     from tqdm import tqdm
 
     bar = tqdm(total=config.episodes, desc=f"eval {name}", disable=args.quiet, unit="ep")

@@ -48,6 +48,7 @@ from vlm2vla_policy.runtime.episode_loop import (
 )
 from vlm2vla_policy.runtime.stage_runner import StageResult
 from vlm2vla_policy.runtime.timing import Timing
+from vlm2vla_policy.settings import section, setting, validate
 from vlm2vla_sim.env import WidowXSim
 from vlm2vla_sim.profile import ProfileSettings
 from vlm2vla_sim.rollout import CONTROLLER_PROFILE
@@ -60,24 +61,35 @@ WILSON_Z_95 = 1.959964  # two-sided 95 % normal quantile
 class SimEvalConfig:
     """How an evaluation runs."""
 
-    episodes: int = 20  # seeded episodes, seeds start_seed .. start_seed + episodes - 1
-    start_seed: int = 1000  # first seed (away from the demo recorder's 0.. so layouts are new)
-    max_cycles: int = 8  # executed chunks per episode before it is cut off
-    executor: ExecutorConfig = field(default_factory=ExecutorConfig)  # the controller's defaults
-    profile: ProfileSettings = CONTROLLER_PROFILE  # arm profile while an episode runs
-    verify: bool = True  # ask the verifier after each chunk (the paper's loop)
-    judge_after_s: float = 0.5  # physics time after the last chunk before judging success, s
-    video: bool = True  # save a video per episode
-    plot: bool = True  # save an EE-path plot per episode
-    video_fps: float = 5.0  # one frame per control period at 5 Hz
-    max_ticks_per_chunk: int = 400  # control periods one chunk may take before it is cut off
-    streaming: bool = False  # execute each step as soon as it is decoded (LoopConfig.streaming)
-    realtime: bool = False  # tick the controller on the wall clock while the policy thinks
+    episodes: int = setting(
+        20, "seeded episodes, seeds start_seed .. start_seed + episodes - 1", low=1
+    )
+    start_seed: int = setting(
+        1000, "first scene seed (away from the demo recorder's 0.. so layouts are new)"
+    )
+    max_cycles: int = setting(8, "executed chunks per episode before it is cut off", low=1)
+    executor: ExecutorConfig = section(ExecutorConfig, "chunk execution: the controller's")
+    profile: ProfileSettings = setting(CONTROLLER_PROFILE, "arm profile while an episode runs")
+    verify: bool = setting(True, "ask the verifier after each chunk (the paper's loop)")
+    judge_after_s: float = setting(
+        0.5, "physics time after the last chunk before success is judged", unit="s", low=0.0
+    )
+    video: bool = setting(True, "save a video per episode")
+    plot: bool = setting(True, "save an EE-path plot per episode")
+    video_fps: float = setting(
+        5.0, "video frames per second (one per control period at 5 Hz)", above=0.0
+    )
+    max_ticks_per_chunk: int = setting(
+        400, "control periods one chunk may take before it is cut off", low=1
+    )
+    streaming: bool = setting(
+        False, "execute each step as soon as it is decoded (LoopConfig.streaming)"
+    )
+    realtime: bool = setting(False, "tick the controller on the wall clock while the policy thinks")
 
     def __post_init__(self) -> None:
         """Reject settings that give no episode or an unbounded one."""
-        if self.episodes < 1 or self.max_cycles < 1:
-            raise ValueError("episodes and max_cycles must be >= 1")
+        validate(self)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+from vlm2vla_policy.settings import require, setting, validate
 from vlm2vla_sim.mjcf import sub
 
 CAMERA_NAME = "over_shoulder"
@@ -24,20 +25,23 @@ CAMERA_NAME = "over_shoulder"
 class CameraConfig:
     """Where the scene camera stands and what it sees."""
 
-    position_m: tuple[float, float, float] = (-0.20, -0.30, 0.70)  # camera centre, base frame, m
-    look_at_m: tuple[float, float, float] = (0.30, 0.05, 0.02)  # point at the image centre, m
-    fovy_deg: float = 36.0  # vertical field of view, degrees
-    width: int = 320  # image width, pixels
-    height: int = 240  # image height, pixels
-    shadows: bool = False  # cast shadows (about 2-3x the render time on a CPU)
+    position_m: tuple[float, float, float] = setting(
+        (-0.20, -0.30, 0.70), "camera centre, base frame", unit="m"
+    )
+    look_at_m: tuple[float, float, float] = setting(
+        (0.30, 0.05, 0.02), "point at the image centre, base frame", unit="m"
+    )
+    fovy_deg: float = setting(36.0, "vertical field of view", unit="degrees", low=1.0, high=170.0)
+    width: int = setting(320, "camera image width", unit="pixels", low=1)
+    height: int = setting(240, "camera image height", unit="pixels", low=1)
+    shadows: bool = setting(False, "cast shadows (about 2-3x the render time on a CPU)")
 
     def __post_init__(self) -> None:
-        if self.width < 1 or self.height < 1:
-            raise ValueError(f"camera image must be at least 1x1, got {self.width}x{self.height}")
-        if not 1.0 <= self.fovy_deg <= 170.0:
-            raise ValueError(f"CameraConfig.fovy_deg must be in [1, 170], got {self.fovy_deg}")
-        if np.allclose(self.position_m, self.look_at_m):
-            raise ValueError("CameraConfig.look_at_m must differ from position_m")
+        validate(self)
+        require(
+            not np.allclose(self.position_m, self.look_at_m),
+            "CameraConfig.look_at_m must differ from position_m",
+        )
 
 
 def look_at_xyaxes(position_m: np.ndarray, target_m: np.ndarray) -> np.ndarray:

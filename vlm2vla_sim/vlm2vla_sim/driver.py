@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vlm2vla_policy.robot import GripperMode
+from vlm2vla_policy.settings import setting, validate
 from vlm2vla_sim.env import WidowXSim
 from vlm2vla_sim.model import LEFT_FINGER, RIGHT_FINGER
 from vlm2vla_sim.profile import ProfileSettings
@@ -61,11 +62,18 @@ class DriverError(ValueError):
 class DriverConfig:
     """The wx250s motor layout and limits the driver reports."""
 
-    # Dynamixel IDs of the arm motors in chain order (shoulder and elbow have shadows 3 and 5).
-    arm_motor_ids: tuple[int, ...] = (1, 2, 4, 6, 7, 8)
-    gripper_motor_id: int = 9  # Dynamixel ID of the gripper servo
-    finger_velocity_limit_m_s: float = 1.0  # the left_finger joint's URDF velocity limit, m/s
-    gripper_mode: str = "pwm"  # the gripper's operating mode at start
+    arm_motor_ids: tuple[int, ...] = setting(
+        (1, 2, 4, 6, 7, 8),
+        "Dynamixel IDs of the arm motors in chain order (shoulder and elbow have shadows 3, 5)",
+    )
+    gripper_motor_id: int = setting(9, "Dynamixel ID of the gripper servo")
+    finger_velocity_limit_m_s: float = setting(
+        1.0, "the left_finger joint's URDF velocity limit", unit="m/s", above=0.0
+    )
+    gripper_mode: str = setting("pwm", "gripper operating mode at start", choices=GRIPPER_MODES)
+
+    def __post_init__(self) -> None:
+        validate(self)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vlm2vla_policy.nodes.controller_config import ControllerConfig
 from vlm2vla_policy.robot import ChunkExecutor, ExecutorConfig, GripperMode
 from vlm2vla_sim.env import WidowXSim
 from vlm2vla_sim.expert import ExpertChunk, ExpertConfig, ExpertView, ScriptedExpert
@@ -26,7 +27,9 @@ from vlm2vla_sim.profile import ProfileSettings
 from vlm2vla_sim.tasks import Task
 
 # Profile the controller node sets at start (its profile_velocity_ms / profile_acceleration_ms).
-CONTROLLER_PROFILE = ProfileSettings("time", 250, 100)
+CONTROLLER_PROFILE = ProfileSettings(
+    "time", ControllerConfig().profile_velocity_ms, ControllerConfig().profile_acceleration_ms
+)
 
 
 @dataclass(frozen=True)

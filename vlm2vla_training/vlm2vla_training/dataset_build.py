@@ -26,13 +26,14 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
+from vlm2vla_policy.settings import nonempty, section, setting, validate
 from vlm2vla_training.built_dataset import DATASET_DIR, SPLITS, write_build_info
 from vlm2vla_training.episode import Episode, EpisodeError
 from vlm2vla_training.relabel.segments import segments_from_dicts
@@ -45,18 +46,22 @@ from vlm2vla_training.store import EpisodeStore
 class BuildConfig:
     """Settings of the build stage."""
 
-    # Whose segments to use: a labeler name under labels/ of the store ("heuristic", "teacher").
-    labels: str = "heuristic"
-    # Seed of the episode split and of the sample choices (verification negatives).
-    seed: int = 0
-    # Fraction of episodes in the eval split (at least one episode when > 0 and there are >= 2).
-    eval_fraction: float = 0.1
-    # What samples each episode gives.
-    samples: SampleConfig = field(default_factory=SampleConfig)
+    labels: str = setting(
+        "heuristic",
+        "whose segments to use: a labeler name under labels/ of the store (heuristic, teacher)",
+        check=nonempty,
+    )
+    seed: int = setting(0, "seed of the episode split and of the verification negatives")
+    eval_fraction: float = setting(
+        0.1,
+        "fraction of episodes held out for eval (at least one when > 0 and there are >= 2)",
+        low=0.0,
+        below=1.0,
+    )
+    samples: SampleConfig = section(SampleConfig, "what samples each episode gives")
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.eval_fraction < 1.0:
-            raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
+        validate(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-ready), the language config with its format version."""

@@ -47,6 +47,7 @@ from vlm2vla_policy.language import (
     subtasks_example,
     verification_example,
 )
+from vlm2vla_policy.settings import nonempty, section, setting, validate
 from vlm2vla_training.episode import Episode, EpisodeError
 from vlm2vla_training.relabel.segments import Segment, validate_segments
 
@@ -58,26 +59,30 @@ ALL_STAGES: tuple[str, ...] = tuple(stage.value for stage in Stage)
 class SampleConfig:
     """What samples are built from each labeled episode."""
 
-    # The text format (chunk syntax, chunking thresholds, plan and direction thresholds, subtask
-    # limits); recorded beside the dataset.
-    language: LanguageConfig = field(default_factory=LanguageConfig)
-    # Stages to build samples for (names of vlm2vla_policy.language.Stage).
-    stages: tuple[str, ...] = ALL_STAGES
-    # 0: one plan/chunk/direction window per segment, from its start. k > 0: also a window every
-    # k steps inside the segment (more samples, images from mid-subtask).
-    window_stride_steps: int = 0
-    # Verification negatives built per positive.
-    negatives_per_positive: int = 1
-    # Use a segment's labeled motion plan for its first window when it parses and agrees with the
-    # chunk (check_plan); otherwise, and for later windows, the plan is written from the chunk.
-    use_label_plans: bool = True
+    language: LanguageConfig = section(
+        LanguageConfig,
+        "the text format (chunk syntax, chunking, plan and direction thresholds, subtask "
+        "limits); recorded beside the dataset",
+    )
+    stages: tuple[str, ...] = setting(
+        ALL_STAGES, "stages to build samples for", choices=ALL_STAGES, check=nonempty
+    )
+    window_stride_steps: int = setting(
+        0,
+        "0: one plan/chunk/direction window per segment, from its start; k: also one every k "
+        "steps inside it (more samples, images from mid-subtask)",
+        low=0,
+    )
+    negatives_per_positive: int = setting(1, "verification negatives per positive", low=0)
+    # check_plan decides whether a labeled plan agrees with the chunk.
+    use_label_plans: bool = setting(
+        True,
+        "take a segment's labeled motion plan for its first window when it parses and agrees "
+        "with the chunk (else, and for later windows, the plan is written from the chunk)",
+    )
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.stages) - set(ALL_STAGES))
-        if unknown or not self.stages:
-            raise ValueError(f"SampleConfig.stages must be a non-empty subset of {ALL_STAGES}")
-        if self.window_stride_steps < 0 or self.negatives_per_positive < 0:
-            raise ValueError("window_stride_steps and negatives_per_positive must be >= 0")
+        validate(self)
 
 
 @dataclass(frozen=True)

@@ -47,15 +47,9 @@ from vlm2vla_policy.nodes.chunk_msgs import (
     chunk_from_msg,
     chunk_steps_from_msg,
 )
+from vlm2vla_policy.nodes.controller_config import PARAMS, executor_config
 from vlm2vla_policy.nodes.markers import chunk_markers
-from vlm2vla_policy.nodes.params import (
-    Param,
-    declare_parameters,
-    in_range,
-    non_negative,
-    one_of,
-    positive,
-)
+from vlm2vla_policy.nodes.params import declare_parameters
 from vlm2vla_policy.nodes.qos import LATCHED, RELIABLE, SENSOR, STEPS
 from vlm2vla_policy.nodes.spin import run_node
 from vlm2vla_policy.robot import (
@@ -63,11 +57,7 @@ from vlm2vla_policy.robot import (
     WX250S,
     ChunkExecutor,
     ControlStatus,
-    ExecutorConfig,
-    GripperConfig,
-    GripperMode,
     PeriodCommand,
-    WorkspaceBounds,
 )
 from vlm2vla_policy.robot.joint_moves import joint_path, solve_start_pose
 from vlm2vla_policy.robot.lease import Lease
@@ -76,75 +66,6 @@ from vlm2vla_policy.robot.lease import Lease
 # milliseconds; this only bounds what messages for unknown goals can hold).
 EARLY_KEEP_S = 5.0
 ENDED_KEPT = 64  # ended goal ids remembered, so their late heartbeats are not kept as early
-
-
-def _bounds(value: list[float]) -> str | None:
-    return None if len(value) == 2 and value[0] < value[1] else "must be [min, max], min < max"
-
-
-PARAMS = (
-    Param("robot_name", "wx250s", "namespace of the Interbotix driver (its robot_name)"),
-    Param("base_frame", "wx250s/base_link", "frame of every published pose and marker"),
-    Param("control_rate_hz", 5.0, "control periods per second (Bridge: 5 Hz)", in_range(1, 100)),
-    Param("max_step_m", 0.01, "largest EE target move in one control period, m", positive),
-    Param("max_action_m", 0.05, "per-axis clip of a chunk step, m (Bridge: 0.05)", positive),
-    Param("workspace_x_m", [0.10, 0.45], "EE target x range [min, max], base frame, m", _bounds),
-    Param("workspace_y_m", [-0.15, 0.25], "EE target y range [min, max] (+y left), m", _bounds),
-    Param("workspace_z_m", [-0.01, 0.25], "EE target z range [min, max], m", _bounds),
-    Param("joint_state_timeout_s", 0.5, "stop when joint states are older than this, s", positive),
-    Param("lease_timeout_s", 0.5, "stop a chunk (and hold) when its producer sent nothing on "
-          "~/chunk_steps (steps or an empty heartbeat) for this long, s; no arm command comes "
-          "later than this plus one control period after its last message. 0 disables the "
-          "lease (for hand tools that cannot send heartbeats)", non_negative),
-    Param("max_chunk_steps", 100, "refuse a chunk with more steps than this (a streamed chunk "
-          "that grows past it is stopped)", positive),
-    Param("max_chunk_duration_s", 60.0, "refuse a chunk whose estimated motion takes longer, s: "
-          "max(1, ceil(|clipped step| / max_step_m)) control periods per step (a streamed chunk "
-          "that grows past it is stopped)", positive),
-    Param("gripper_mode", "pwm", "driver gripper mode: pwm (P-loop on the finger) or position",
-          one_of("pwm", "position")),
-    Param("gripper_pwm_limit", 350.0, "largest gripper PWM sent (Bridge: 350)", positive),
-    Param("gripper_position_open", 1.268, "position mode: gripper servo angle for open, rad "
-          "(xs_sdk's unit; fingers at 0.037 m through the wx250s linkage)"),
-    Param("gripper_position_closed", -0.378, "position mode: gripper servo angle for closed, "
-          "rad (fingers at 0.015 m)"),
-    Param("profile_velocity_ms", 250, "arm time-based profile velocity set at start, ms",
-          in_range(1, 5000)),
-    Param("profile_acceleration_ms", 100, "arm time-based profile acceleration set at start, ms",
-          in_range(0, 5000)),
-    Param("wait_for_driver_s", 10.0, "how long to wait for get_robot_info at start, s",
-          non_negative),
-    Param("configure_driver", True, "set the arm's profile through set_operating_modes at start"),
-    Param("move_to_start", False, "move to start_position_m (gripper down) after start"),
-    Param("start_position_m", [0.3, 0.0, 0.15], "start EE position, base frame, m",
-          lambda v: None if len(v) == 3 else "must be [x, y, z]"),
-    Param("pose_move_speed_rad_s", 0.5, "joint speed of start/home/sleep moves, rad/s",
-          in_range(0.05, 3.0)),
-    Param("dry_run", False, "compute and publish targets and markers, send no driver command; "
-          "without a driver, a virtual arm follows the commands"),
-)  # fmt: skip
-
-
-def executor_config(p: dict) -> ExecutorConfig:
-    """The library configuration from the node's parameters."""
-    gripper = GripperConfig(
-        mode=GripperMode.PWM if p["gripper_mode"] == "pwm" else GripperMode.POSITION,
-        pwm_limit=p["gripper_pwm_limit"],
-        position_open=p["gripper_position_open"],
-        position_closed=p["gripper_position_closed"],
-    )
-    return ExecutorConfig(
-        period_s=1.0 / p["control_rate_hz"],
-        max_step_m=p["max_step_m"],
-        max_action_m=p["max_action_m"],
-        workspace=WorkspaceBounds(
-            tuple(p["workspace_x_m"]), tuple(p["workspace_y_m"]), tuple(p["workspace_z_m"])
-        ),
-        max_joint_state_age_s=p["joint_state_timeout_s"],
-        max_chunk_steps=p["max_chunk_steps"],
-        max_chunk_duration_s=p["max_chunk_duration_s"],
-        gripper=gripper,
-    )
 
 
 @dataclass(eq=False)

@@ -33,7 +33,7 @@ publishes what it returns; it needs no logic of its own.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -49,6 +49,7 @@ from vlm2vla_policy.robot.transforms import (
     so3_log,
 )
 from vlm2vla_policy.robot.workspace import WorkspaceBounds
+from vlm2vla_policy.settings import section, setting, validate
 
 TRANSLATION_CHUNK_COLUMNS = 4  # [dx, dy, dz, gripper]
 ROTATION_CHUNK_COLUMNS = 7  # [dx, dy, dz, droll, dpitch, dyaw, gripper]
@@ -60,36 +61,50 @@ _PERIOD_COUNT_SLACK = 1e-9
 class ExecutorConfig:
     """Chunk execution settings. Defaults reproduce Bridge at 5 Hz with 1 cm per period."""
 
-    period_s: float = 0.2  # control period: tick() is called this often, s (Bridge: 5 Hz)
-    max_step_m: float = 0.01  # largest target translation in one period, m
-    max_rotation_step_rad: float = 0.05  # largest target rotation in one period, rad
-    max_action_m: float = 0.05  # per-axis clip of a chunk step's translation (Bridge step 1), m
-    max_action_rad: float = 0.25  # per-axis clip of a chunk step's rotation (Bridge step 1), rad
-    use_rotation: bool = False  # accept (N, 7) chunks with rotation deltas; the paper is (N, 4)
-    workspace: WorkspaceBounds | None = field(default_factory=WorkspaceBounds)  # None: no clip
-    gripper_after_motion: bool = True  # send a step's gripper change after its motion
-    max_joint_state_age_s: float = 0.5  # stop when the joint measurement is older than this, s
-    max_chunk_steps: int = 100  # refuse (or stop a streamed) chunk with more steps than this
-    max_chunk_duration_s: float = 60.0  # ... or whose estimated motion takes longer than this, s
-    ik: IKConfig = field(default_factory=IKConfig)  # inverse-kinematics solver settings
-    gripper: GripperConfig = field(default_factory=GripperConfig)  # gripper command settings
+    period_s: float = setting(
+        0.2, "control period: tick() is called this often (Bridge: 5 Hz)", unit="s", above=0.0
+    )
+    max_step_m: float = setting(
+        0.01, "largest EE target move in one control period", unit="m", above=0.0
+    )
+    max_rotation_step_rad: float = setting(
+        0.05, "largest EE target rotation in one control period", unit="rad", above=0.0
+    )
+    max_action_m: float = setting(
+        0.05, "per-axis clip of a chunk step's translation (Bridge: 0.05)", unit="m", above=0.0
+    )
+    max_action_rad: float = setting(
+        0.25, "per-axis clip of a chunk step's rotation", unit="rad", above=0.0
+    )
+    use_rotation: bool = setting(
+        False, "accept (N, 7) chunks with rotation deltas; the paper's are (N, 4)"
+    )
+    workspace: WorkspaceBounds | None = section(
+        WorkspaceBounds, "the box the EE target is clipped to (Bridge's); None: no clip"
+    )
+    gripper_after_motion: bool = setting(
+        True, "send a step's gripper change after its motion (false: with its first period)"
+    )
+    max_joint_state_age_s: float = setting(
+        0.5, "stop when the joint measurement is older than this", unit="s", above=0.0
+    )
+    max_chunk_steps: int = setting(
+        100,
+        "refuse a chunk with more steps than this (a streamed chunk that grows past it is stopped)",
+        low=1,
+    )
+    max_chunk_duration_s: float = setting(
+        60.0,
+        "refuse a chunk whose estimated motion takes longer: max(1, ceil(|clipped step| / "
+        "max_step_m)) control periods per step (a streamed chunk that grows past it is stopped)",
+        unit="s",
+        above=0.0,
+    )
+    ik: IKConfig = section(IKConfig, "inverse-kinematics solver settings")
+    gripper: GripperConfig = section(GripperConfig, "gripper commands")
 
     def __post_init__(self) -> None:
-        for name in (
-            "period_s",
-            "max_step_m",
-            "max_rotation_step_rad",
-            "max_action_m",
-            "max_action_rad",
-            "max_joint_state_age_s",
-            "max_chunk_duration_s",
-        ):
-            if not getattr(self, name) > 0.0:
-                raise ValueError(f"ExecutorConfig.{name} must be > 0, got {getattr(self, name)}")
-        if self.max_chunk_steps < 1:
-            raise ValueError(
-                f"ExecutorConfig.max_chunk_steps must be >= 1, got {self.max_chunk_steps}"
-            )
+        validate(self)
 
     @property
     def max_chunk_periods(self) -> int:

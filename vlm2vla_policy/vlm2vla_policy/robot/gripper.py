@@ -13,6 +13,7 @@ import enum
 from dataclasses import dataclass
 
 from vlm2vla_policy.robot.description import WX250S
+from vlm2vla_policy.settings import require, setting, validate
 
 
 class GripperMode(enum.Enum):
@@ -26,32 +27,48 @@ class GripperMode(enum.Enum):
 class GripperConfig:
     """How gripper values become driver commands."""
 
-    mode: GripperMode = GripperMode.PWM  # the mode the driver runs the gripper in
-    open_threshold: float = 0.5  # a chunk value >= this means open (Bridge evaluations use 0.5)
-    pwm_limit: float = 350.0  # largest PWM magnitude sent, driver units (Bridge caps at 350)
-    pwm_gain_per_m: float = 70000.0  # P-loop gain, PWM per metre of finger error (5 mm saturates)
-    finger_open_m: float = WX250S.finger_open_m  # finger position target when open, m
-    finger_closed_m: float = WX250S.finger_closed_m  # finger position target when closed, m
-    position_open: float | None = None  # position mode: command for open (rad on xs_sdk)
-    position_closed: float | None = None  # position mode: command for closed (rad on xs_sdk)
-    loop_period_s: float = 0.02  # period of the PWM P-loop the caller runs, s (Bridge: 50 Hz)
+    mode: GripperMode = setting(
+        GripperMode.PWM, "driver gripper mode: pwm (P-loop on the finger) or position"
+    )
+    open_threshold: float = setting(
+        0.5, "a chunk value at or above this means open (Bridge evaluations: 0.5)",
+        above=0.0, below=1.0,
+    )  # fmt: skip
+    pwm_limit: float = setting(
+        350.0, "largest PWM magnitude sent, driver units (Bridge: 350)", above=0.0
+    )
+    pwm_gain_per_m: float = setting(
+        70000.0, "P-loop gain per metre of finger error (5 mm saturates)", unit="PWM/m",
+        above=0.0,
+    )  # fmt: skip
+    finger_open_m: float = setting(
+        WX250S.finger_open_m, "finger position target when open", unit="m"
+    )
+    finger_closed_m: float = setting(
+        WX250S.finger_closed_m, "finger position target when closed", unit="m"
+    )
+    position_open: float | None = setting(
+        None, "position mode: the driver's gripper command for open (rad on xs_sdk)"
+    )
+    position_closed: float | None = setting(
+        None, "position mode: the driver's gripper command for closed (rad on xs_sdk)"
+    )
+    loop_period_s: float = setting(
+        0.02, "period of the PWM P-loop the caller runs (Bridge: 50 Hz)", unit="s", above=0.0
+    )
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.open_threshold < 1.0:
-            raise ValueError("GripperConfig.open_threshold must lie strictly between 0 and 1")
-        if not self.pwm_limit > 0.0 or not self.pwm_gain_per_m > 0.0:
-            raise ValueError("GripperConfig.pwm_limit and pwm_gain_per_m must be > 0")
-        if not self.finger_closed_m < self.finger_open_m:
-            raise ValueError("GripperConfig.finger_closed_m must be below finger_open_m")
-        if self.mode is GripperMode.POSITION and (
-            self.position_open is None or self.position_closed is None
-        ):
-            raise ValueError(
-                "GripperConfig in position mode needs position_open and position_closed (the "
-                "driver's gripper-joint commands for open and closed, rad on xs_sdk)"
-            )
-        if not self.loop_period_s > 0.0:
-            raise ValueError("GripperConfig.loop_period_s must be > 0")
+        validate(self)
+        require(
+            self.finger_closed_m < self.finger_open_m,
+            "GripperConfig.finger_closed_m must be below finger_open_m",
+        )
+        require(
+            self.mode is not GripperMode.POSITION
+            or (self.position_open is not None and self.position_closed is not None),
+            "GripperConfig in position mode needs position_open and position_closed (the "
+            "driver's gripper-joint commands for open and closed, rad on xs_sdk)",
+        )
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vlm2vla_policy.settings import ordered, setting, validate
+
 _AXES = ("x", "y", "z")
 
 
@@ -13,14 +15,18 @@ _AXES = ("x", "y", "z")
 class WorkspaceBounds:
     """Box the EE target position must stay in; defaults are Bridge's evaluation bounds."""
 
-    x_m: tuple[float, float] = (0.10, 0.45)  # forward range of the target, base frame, m
-    y_m: tuple[float, float] = (-0.15, 0.25)  # left range of the target (+y = left), m
-    z_m: tuple[float, float] = (-0.01, 0.25)  # height range of the target, m
+    x_m: tuple[float, float] = setting(
+        (0.10, 0.45), "EE target x range (min, max), base frame", unit="m", check=ordered
+    )
+    y_m: tuple[float, float] = setting(
+        (-0.15, 0.25), "EE target y range (min, max), +y left", unit="m", check=ordered
+    )
+    z_m: tuple[float, float] = setting(
+        (-0.01, 0.25), "EE target z range (min, max)", unit="m", check=ordered
+    )
 
     def __post_init__(self) -> None:
-        for axis, (low, high) in zip(_AXES, (self.x_m, self.y_m, self.z_m), strict=True):
-            if not low < high:
-                raise ValueError(f"WorkspaceBounds.{axis}_m must be (min, max) with min < max")
+        validate(self)
 
     @property
     def lower_m(self) -> np.ndarray:

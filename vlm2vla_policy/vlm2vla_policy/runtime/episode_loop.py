@@ -35,6 +35,7 @@ import numpy as np
 from vlm2vla_policy.language import ActionStep, format_plan
 from vlm2vla_policy.runtime.chunk_feed import ChunkFeed
 from vlm2vla_policy.runtime.errors import OutputParseError, PolicyRuntimeError
+from vlm2vla_policy.settings import setting, validate
 
 
 class LoopState(enum.IntEnum):
@@ -55,24 +56,34 @@ class LoopState(enum.IntEnum):
 class LoopConfig:
     """How the loop runs an instruction."""
 
-    max_retries_per_subtask: int = 4  # extra cycles on one subtask (failed verify or bad output)
-    image_timeout_s: float = 1.0  # an image older than this is stale: never act on it, s
-    image_wait_s: float = 5.0  # how long to wait (PAUSED) for a fresh image before failing, s
-    verify: bool = True  # False: advance after each executed chunk without asking the verifier
-    max_subtasks: int = 10  # longest subtask list acted on (the rest is dropped, with a note)
-    streaming: bool = True  # execute each chunk step as soon as it is decoded (False: whole chunk)
-    raw_text_chars: int = 400  # longest piece of a failed answer quoted in last_error
+    max_retries_per_subtask: int = setting(
+        4, "extra cycles on a subtask (failed verification or bad output) before failing",
+        low=0, high=100,
+    )  # fmt: skip
+    image_timeout_s: float = setting(
+        1.0, "never act on an image older than this", unit="s", above=0.0
+    )
+    image_wait_s: float = setting(
+        5.0, "wait this long (PAUSED) for a fresh image before failing", unit="s", low=0.0
+    )
+    verify: bool = setting(
+        True, "ask the verifier after each executed chunk (false: advance without asking)"
+    )
+    max_subtasks: int = setting(
+        10, "longest subtask list acted on (the rest is dropped, with a note)", low=1
+    )
+    streaming: bool = setting(
+        True,
+        "hand each chunk step to execution as soon as it is decoded (false: decode the whole "
+        "chunk first, then execute it)",
+    )
+    raw_text_chars: int = setting(
+        400, "longest piece of a failed answer quoted in last_error", unit="characters", low=0
+    )
 
     def __post_init__(self) -> None:
         """Reject settings that would make the loop unbounded or blind."""
-        if self.max_retries_per_subtask < 0:
-            raise ValueError("max_retries_per_subtask must be >= 0")
-        if self.image_timeout_s <= 0 or self.image_wait_s < 0:
-            raise ValueError("image_timeout_s must be > 0 and image_wait_s >= 0")
-        if self.max_subtasks < 1:
-            raise ValueError("max_subtasks must be >= 1")
-        if self.raw_text_chars < 0:
-            raise ValueError("raw_text_chars must be >= 0")
+        validate(self)
 
 
 @dataclass(frozen=True)

@@ -46,9 +46,10 @@ from vlm2vla_policy.runtime.backends.base import Completion, GenerationRequest
 from vlm2vla_policy.runtime.backends.hf import HFBackend
 from vlm2vla_policy.runtime.backends.remote import DONE, TIMING_FIELD
 from vlm2vla_policy.runtime.chat import ChatFormatError, from_openai_messages
-from vlm2vla_policy.runtime.config import SamplingConfig
+from vlm2vla_policy.runtime.config import RemoteConfig, SamplingConfig
 from vlm2vla_policy.runtime.errors import PolicyRuntimeError, RuntimeConfigError
 from vlm2vla_policy.runtime.timing import Timing
+from vlm2vla_policy.settings import like, nonempty, setting, validate
 
 logger = logging.getLogger("vlm2vla_serve")
 
@@ -63,27 +64,44 @@ CHUNK_OBJECT = "chat.completion.chunk"
 class ServeConfig:
     """How the server listens and what it accepts."""
 
-    # Address to bind; anything but a loopback address requires a bearer token.
-    host: str = "127.0.0.1"
-    # TCP port; 0 lets the OS choose (the chosen port is in the ready log line).
-    port: int = 8000
-    # Model name of the base model + adapter in /v1/models and requests.
-    served_model_name: str = "vlm2vla"
-    # Model name of the base model with the adapter disabled (listed only if switchable).
-    base_model_name: str = "base"
-    # Environment variable holding the bearer token; empty/unset means no token.
-    api_key_env: str = "VLM2VLA_API_KEY"
-    # Largest request body in bytes (two 896x896 PNG images are about 5 MB in base64).
-    max_request_bytes: int = 16 * 1024 * 1024
-    # Largest max_tokens a request may ask for.
-    max_tokens_limit: int = 1024
-    # Requests waiting or running at once; more get HTTP 503.
-    max_pending: int = 8
-    # Seconds a request may wait for its generation before HTTP 504 (a stream that has
-    # started ends with an error event instead).
-    request_timeout_s: float = 300.0
-    # Seconds a client may take to send its request before the connection is closed.
-    socket_timeout_s: float = 30.0
+    host: str = setting(
+        "127.0.0.1",
+        "address to bind; anything but a loopback address needs a bearer token",
+        check=nonempty,
+    )
+    port: int = setting(
+        8000, "TCP port; 0 picks a free one (named in the ready log line)", low=0, high=65535
+    )
+    served_model_name: str = setting(
+        "vlm2vla", "model name of the base model + adapter in /v1/models and requests",
+        check=nonempty,
+    )  # fmt: skip
+    base_model_name: str = setting(
+        "base", "model name of the base model with the adapter disabled (listed if switchable)",
+        check=nonempty,
+    )  # fmt: skip
+    api_key_env: str = like(RemoteConfig, "api_key_env")  # the client's default is the server's
+    max_request_bytes: int = setting(
+        16 * 1024 * 1024,
+        "largest request body (two 896x896 PNG images are about 5 MB in base64)",
+        unit="bytes",
+        low=1,
+    )
+    max_tokens_limit: int = setting(1024, "largest max_tokens a request may ask for", low=1)
+    max_pending: int = setting(8, "requests waiting or running at once; more get HTTP 503", low=1)
+    request_timeout_s: float = setting(
+        300.0,
+        "longest wait of a request for its generation before HTTP 504 (a started stream ends "
+        "with an error event instead)",
+        unit="s",
+        above=0.0,
+    )
+    socket_timeout_s: float = setting(
+        30.0, "longest time a client may take to send its request", unit="s", above=0.0
+    )
+
+    def __post_init__(self) -> None:
+        validate(self, RuntimeConfigError)
 
 
 class _HttpError(Exception):

@@ -14,8 +14,9 @@ import signal
 import sys
 import threading
 
+from vlm2vla_policy.cli_options import OptionError, Options
 from vlm2vla_policy.runtime.backends.hf import HFBackend
-from vlm2vla_policy.runtime.config import DTYPES, QUANTIZATIONS, ModelConfig
+from vlm2vla_policy.runtime.config import PolicyConfig
 from vlm2vla_policy.runtime.errors import PolicyRuntimeError
 from vlm2vla_policy.runtime.loading import load_model
 from vlm2vla_policy.serving.chat_server import ChatServer, ServeConfig, logger
@@ -23,64 +24,47 @@ from vlm2vla_policy.serving.chat_server import ChatServer, ServeConfig, logger
 READY_MESSAGE = "vlm2vla-serve listening on"
 """Start of the log line written once the server accepts connections (followed by the URL)."""
 
+MODEL_OPTIONS = Options(
+    PolicyConfig,
+    (*(f"model.{name}" for name in ("model", "adapter", "merge_adapter", "dtype", "device",
+                                    "quantization", "allow_download")),
+     "seed", "prefix_reuse"),
+    required=("model.model",),
+)  # fmt: skip
+"""The model, its loading and its sampler: :class:`PolicyConfig`'s settings (backend hf)."""
 
-def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    defaults = ServeConfig()
+SERVE_OPTIONS = Options(
+    ServeConfig,
+    ("host", "port", "served_model_name", "base_model_name", "api_key_env", "max_request_bytes",
+     "max_tokens_limit", "max_pending", "request_timeout_s"),
+)  # fmt: skip
+"""How the server listens and what it accepts: :class:`ServeConfig`'s settings."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``vlm2vla-serve``."""
     parser = argparse.ArgumentParser(
         prog="vlm2vla-serve",
         description="OpenAI-compatible chat server over a Gemma-3 (+ vlm2vla LoRA) model.",
     )
-    parser.add_argument("--model", required=True, help="Hugging Face id or local directory")
-    parser.add_argument("--adapter", default="", help="LoRA adapter directory (vlm2vla training)")
-    parser.add_argument("--merge-adapter", action="store_true", help="merge the LoRA weights")
-    parser.add_argument("--dtype", default="auto", choices=DTYPES)
-    parser.add_argument("--device", default="auto", help="cuda, cuda:N, cpu or auto")
-    parser.add_argument("--quantization", default="none", choices=QUANTIZATIONS)
-    parser.add_argument("--allow-download", action="store_true", help="allow hub downloads")
-    parser.add_argument("--host", default=defaults.host, help="bind address (default loopback)")
-    parser.add_argument("--port", type=int, default=defaults.port, help="0 picks a free port")
-    parser.add_argument("--served-model-name", default=defaults.served_model_name)
-    parser.add_argument("--base-model-name", default=defaults.base_model_name)
-    parser.add_argument(
-        "--api-key-env", default=defaults.api_key_env, help="env variable with the bearer token"
-    )
-    parser.add_argument("--max-request-bytes", type=int, default=defaults.max_request_bytes)
-    parser.add_argument("--max-tokens-limit", type=int, default=defaults.max_tokens_limit)
-    parser.add_argument("--max-pending", type=int, default=defaults.max_pending)
-    parser.add_argument("--request-timeout-s", type=float, default=defaults.request_timeout_s)
-    parser.add_argument("--seed", type=int, default=None, help="sampler seed")
-    parser.add_argument("--no-prefix-reuse", action="store_true", help="disable the prefix cache")
-    return parser.parse_args(argv)
+    MODEL_OPTIONS.add_to(parser.add_argument_group("model"))
+    SERVE_OPTIONS.add_to(parser.add_argument_group("server"))
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``vlm2vla-serve``; returns the exit status."""
-    args = _parse_args(argv)
-    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(asctime)s %(message)s")
-    config = ServeConfig(
-        host=args.host,
-        port=args.port,
-        served_model_name=args.served_model_name,
-        base_model_name=args.base_model_name,
-        api_key_env=args.api_key_env,
-        max_request_bytes=args.max_request_bytes,
-        max_tokens_limit=args.max_tokens_limit,
-        max_pending=args.max_pending,
-        request_timeout_s=args.request_timeout_s,
-    )
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
-        loaded = load_model(
-            ModelConfig(
-                model=args.model,
-                adapter=args.adapter,
-                merge_adapter=args.merge_adapter,
-                dtype=args.dtype,
-                device=args.device,
-                quantization=args.quantization,
-                allow_download=args.allow_download,
-            )
-        )
-        backend = HFBackend(loaded, prefix_reuse=not args.no_prefix_reuse, seed=args.seed)
+        policy = MODEL_OPTIONS.apply(args)
+        config = SERVE_OPTIONS.apply(args)
+    except (OptionError, PolicyRuntimeError) as exc:
+        parser.error(str(exc))
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(asctime)s %(message)s")
+    try:
+        loaded = load_model(policy.model)
+        backend = HFBackend(loaded, prefix_reuse=policy.prefix_reuse, seed=policy.seed)
         language = loaded.adapter.language if loaded.adapter else None
         at_table = loaded.adapter.at_table if loaded.adapter else None
         server = ChatServer(backend, config, language, at_table)

@@ -22,7 +22,6 @@ import json
 import sys
 import threading
 import time
-from dataclasses import replace
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
@@ -39,47 +38,17 @@ from interbotix_xs_msgs.srv import (
     RobotInfo,
     TorqueEnable,
 )
-from vlm2vla_policy.nodes.params import (
-    Param,
-    declare_parameters,
-    non_negative,
-    one_of,
-    positive,
-)
+from vlm2vla_policy.nodes.params import declare_parameters
 from vlm2vla_policy.nodes.qos import LATCHED, RELIABLE, SENSOR
 from vlm2vla_policy.nodes.spin import run_node
-from vlm2vla_sim import DriverConfig, DriverError, SimConfig, SimDriver, WidowXSim, parse_task
+from vlm2vla_sim import DriverError, SimDriver, WidowXSim
 from vlm2vla_sim.camera import SimCamera
-from vlm2vla_sim.driver import GAIN_REGISTERS, GRIPPER_MODES
+from vlm2vla_sim.driver import GAIN_REGISTERS
+from vlm2vla_sim.nodes.sim_config import PARAMS, driver_config, sim_config
 from vlm2vla_sim.realtime import RealTimePacer
 
 RENDER_JOIN_TIMEOUT_S = 5.0  # how long shutdown waits for the camera thread, s
 DROP_REPORT_S = 0.5  # warn each time physics falls this much further behind the wall clock, s
-
-
-def _task(value: str) -> str | None:
-    try:
-        parse_task(value)
-    except ValueError as err:
-        return str(err)
-    return None
-
-
-PARAMS = (
-    Param("robot_name", "wx250s", "namespace of the driver interface (the Interbotix robot_name)"),
-    Param("seed", 0, "seed of the scene: object colours and poses; same seed, same scene"),
-    Param("task", "put the carrot on the plate", "instruction ~/task_state judges", _task),
-    Param("camera_topic", "/camera/image_raw", "topic of the camera's sensor_msgs/Image (rgb8)"),
-    Param("camera_frame_id", "camera", "frame_id of the camera images"),
-    Param("render_hz", 5.0, "camera frames per second; 0 renders none", non_negative),
-    Param("image_width", 320, "camera image width, pixels", positive),
-    Param("image_height", 240, "camera image height, pixels", positive),
-    Param("joint_state_hz", 50.0, "joint_states rate, Hz (hardware: 100)", positive),
-    Param("physics_hz", 100.0, "how often physics catches up with the wall clock, Hz", positive),
-    Param("real_time_factor", 1.0, "simulated seconds per wall-clock second", positive),
-    Param("task_state_hz", 2.0, "~/task_state rate, Hz", positive),
-    Param("gripper_mode", "pwm", "gripper operating mode at start", one_of(*GRIPPER_MODES)),
-)
 
 
 class WidowXSimNode(Node):
@@ -88,12 +57,12 @@ class WidowXSimNode(Node):
     def __init__(self) -> None:
         super().__init__("widowx_sim")
         self.p = declare_parameters(self, PARAMS)
-        base = SimConfig()
-        camera = replace(base.camera, width=self.p["image_width"], height=self.p["image_height"])
+        config = sim_config(self.p)
+        camera = config.camera
         self.lock = threading.Lock()
-        self.sim = WidowXSim(replace(base, camera=camera))
+        self.sim = WidowXSim(config)
         self.sim.reset(self.p["seed"], self.p["task"])
-        self.driver = SimDriver(self.sim, DriverConfig(gripper_mode=self.p["gripper_mode"]))
+        self.driver = SimDriver(self.sim, driver_config(self.p))
         self.pacer = RealTimePacer(self.p["real_time_factor"])
         self.reported_drop_s = 0.0
         ns = "/" + self.p["robot_name"]

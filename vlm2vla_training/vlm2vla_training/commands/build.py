@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
+
+from vlm2vla_policy.cli_options import Options
 
 HELP = "build training samples of every stage into a Hugging Face dataset"
 DESCRIPTION = """\
@@ -19,55 +22,32 @@ example:
 """
 
 
+@functools.cache
+def options() -> Options:
+    """The flags of ``build``: :class:`~vlm2vla_training.dataset_build.BuildConfig`'s settings."""
+    from vlm2vla_training.dataset_build import BuildConfig
+
+    return Options(
+        BuildConfig,
+        ("labels", "seed", "eval_fraction", "samples.stages", "samples.window_stride_steps",
+         "samples.negatives_per_positive", "samples.use_label_plans"),
+        rename={"samples.use_label_plans": "--no-label-plans"},
+    )  # fmt: skip
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``build``."""
-    from vlm2vla_training.samples import ALL_STAGES
-
     parser.add_argument("--store", required=True, type=Path, help="episode store")
     parser.add_argument("--out", required=True, type=Path, help="output directory")
-    parser.add_argument("--labels", default="heuristic", help="labeler whose segments to use")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split and the negatives")
-    parser.add_argument("--eval-fraction", type=float, default=0.1, help="episodes held out")
-    parser.add_argument(
-        "--stages",
-        nargs="+",
-        choices=ALL_STAGES,
-        default=list(ALL_STAGES),
-        help="stages to build samples for",
-    )
-    parser.add_argument(
-        "--window-stride-steps",
-        type=int,
-        default=0,
-        help="0: one plan/chunk window per segment; k: also one every k steps inside it",
-    )
-    parser.add_argument(
-        "--negatives-per-positive", type=int, default=1, help="verification negatives per positive"
-    )
-    parser.add_argument(
-        "--no-label-plans",
-        action="store_true",
-        help="always write plans from the chunk, never take the labeled motion plan",
-    )
+    options().add_to(parser)
 
 
 def run(args: argparse.Namespace) -> list[str]:
     """Build; return the summary lines (samples per stage, examples per second, paths)."""
-    from vlm2vla_training.dataset_build import BuildConfig, build
-    from vlm2vla_training.samples import SampleConfig
+    from vlm2vla_training.dataset_build import build
     from vlm2vla_training.store import EpisodeStore
 
-    config = BuildConfig(
-        labels=args.labels,
-        seed=args.seed,
-        eval_fraction=args.eval_fraction,
-        samples=SampleConfig(
-            stages=tuple(args.stages),
-            window_stride_steps=args.window_stride_steps,
-            negatives_per_positive=args.negatives_per_positive,
-            use_label_plans=not args.no_label_plans,
-        ),
-    )
+    config = options().apply(args)
     report = build(EpisodeStore(args.store), args.out, config, progress=not args.quiet)
     return [
         report.summary(),

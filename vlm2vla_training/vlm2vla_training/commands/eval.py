@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import functools
+from dataclasses import replace
 from pathlib import Path
+
+from vlm2vla_policy.cli_options import Options
 
 HELP = "evaluate a trained adapter on held-out episodes (action metrics, plots, VQA retention)"
 DESCRIPTION = """\
@@ -23,63 +27,35 @@ examples:
 """
 
 
+@functools.cache
+def options() -> Options:
+    """The flags of ``eval``: :class:`~vlm2vla_training.eval_config.EvalConfig`'s settings."""
+    from vlm2vla_training.eval_config import EvalConfig
+
+    return Options(
+        EvalConfig,
+        ("run", "out", "data", "model", "adapter", "base_model", "stages",
+         "max_samples_per_stage", "constrained", "max_retries", "max_new_tokens", "device",
+         "dtype", "vqa", "vqa_image_questions", "seed"),
+        rename={"constrained": "--unconstrained"},
+    )  # fmt: skip
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``eval``."""
-    from vlm2vla_training.samples import ALL_STAGES
-
-    parser.add_argument(
-        "--run", dest="run_dir", type=Path, default=None, help="a fit run directory"
-    )
-    parser.add_argument("--out", type=Path, default=None, help="output dir (default <run>/eval)")
-    parser.add_argument("--data", type=Path, default=None, help="output directory of `build`")
-    parser.add_argument("--model", default=None, help="base (or fully fine-tuned) model")
-    parser.add_argument("--adapter", type=Path, default=None, help="LoRA adapter directory")
-    parser.add_argument("--base-model", default=None, help="VQA baseline for a full fine-tune")
-    parser.add_argument(
-        "--stages", nargs="+", choices=ALL_STAGES, default=list(ALL_STAGES), help="stages"
-    )
-    parser.add_argument("--max-samples-per-stage", type=int, default=50, help="samples per stage")
-    parser.add_argument(
-        "--unconstrained", action="store_true", help="decode freely (raw parse rate)"
-    )
-    parser.add_argument("--max-retries", type=int, default=0, help="retries of unparsable output")
-    parser.add_argument(
-        "--max-new-tokens", type=int, default=0, help="answer budget of every stage (0: defaults)"
-    )
-    parser.add_argument("--device", default="auto", help="torch device (auto, cpu, cuda:0)")
-    parser.add_argument("--dtype", default="auto", help="weight dtype (auto, float32, bfloat16)")
-    parser.add_argument("--no-vqa", action="store_true", help="skip the VQA retention check")
-    parser.add_argument(
-        "--vqa-image-questions", type=int, default=30, help="picture questions of the VQA check"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the questions and sampler")
+    options().add_to(parser)
 
 
 def run(args: argparse.Namespace) -> list[str]:
     """Evaluate; return the summary lines."""
     from vlm2vla_policy.runtime import PolicyRuntimeError
-    from vlm2vla_training.evaluation import EvalConfig, evaluate
+    from vlm2vla_training.evaluation import evaluate
 
-    if args.out is None and args.run_dir is None:
-        raise ValueError("pass --out (or --run, whose eval/ subdirectory is the default)")
-    config = EvalConfig(
-        data=str(args.data or ""),
-        out=str(args.out or args.run_dir / "eval"),
-        model=args.model or "",
-        adapter=str(args.adapter or ""),
-        run=str(args.run_dir or ""),
-        base_model=args.base_model or "",
-        stages=tuple(args.stages),
-        max_samples_per_stage=args.max_samples_per_stage,
-        constrained=not args.unconstrained,
-        max_retries=args.max_retries,
-        max_new_tokens=args.max_new_tokens,
-        device=args.device,
-        dtype=args.dtype,
-        vqa=not args.no_vqa,
-        vqa_image_questions=args.vqa_image_questions,
-        seed=args.seed,
-    )
+    config = options().apply(args)
+    if not config.out:
+        if not config.run:
+            raise ValueError("pass --out (or --run, whose eval/ subdirectory is the default)")
+        config = replace(config, out=str(Path(config.run) / "eval"))
     try:
         metrics = evaluate(config, progress=not args.quiet)
     except PolicyRuntimeError as exc:  # model or adapter problems: say what to pass instead

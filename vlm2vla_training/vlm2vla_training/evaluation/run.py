@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from vlm2vla_policy.language import LanguageConfig, LanguageFormatError, Stage, parse_output
 from vlm2vla_training.built_dataset import load_built_data
+from vlm2vla_training.eval_config import EvalConfig
 from vlm2vla_training.evaluation.action_metrics import (
     chunk_metrics,
     direction_metrics,
@@ -42,7 +43,6 @@ from vlm2vla_training.fit.checkpoint import CONFIG_FILE
 from vlm2vla_training.fit.data import stage_rows
 from vlm2vla_training.fit.run import ADAPTER_DIR, MODEL_DIR
 from vlm2vla_training.fit.train_log import read_train_log
-from vlm2vla_training.samples import ALL_STAGES
 
 MAX_NEW_TOKENS: dict[str, int] = {
     "subtasks": 160,
@@ -57,53 +57,6 @@ METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.jsonl"
 TRAJECTORY_PNG = "trajectory.png"
 TRAINING_CURVE_PNG = "training_curve.png"
-
-
-@dataclass(frozen=True)
-class EvalConfig:
-    """What ``eval`` evaluates and how."""
-
-    # Output directory of `vlm2vla-train build` (its "eval" split is used).
-    data: str = ""
-    # Directory the metrics, predictions and plots are written to.
-    out: str = ""
-    # Base model (LoRA) or the fully fine-tuned model directory.
-    model: str = ""
-    # LoRA adapter directory; "" evaluates `model` alone.
-    adapter: str = ""
-    # A `fit` run directory: fills model/adapter/data from its config.json when they are empty,
-    # and gives the training curve.
-    run: str = ""
-    # Baseline of the VQA check for a model without an adapter (a fully fine-tuned one).
-    base_model: str = ""
-    # Stages to evaluate.
-    stages: tuple[str, ...] = ALL_STAGES
-    # Samples per stage at most (the first ones of the eval split, in dataset order).
-    max_samples_per_stage: int = 50
-    # Decode under each stage's grammar (as the robot runs); False measures the raw parse rate.
-    constrained: bool = True
-    # Extra attempts on an unparsable answer (0: every failure counts).
-    max_retries: int = 0
-    # Torch device and weight dtype ("auto": CUDA/bf16 when present, else CPU/fp32).
-    device: str = "auto"
-    dtype: str = "auto"
-    # Run the VQA retention check, with this many picture questions (+ the text ones).
-    vqa: bool = True
-    vqa_image_questions: int = 30
-    # Answer budget of every stage, tokens; 0 takes the runtime's per-stage defaults (sized for
-    # the real Gemma tokenizer; byte-level test tokenizers need more).
-    max_new_tokens: int = 0
-    # Episodes drawn in the trajectory plot.
-    trajectory_episodes: int = 3
-    # Seed of the question set and of the sampler.
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        unknown = sorted(set(self.stages) - set(ALL_STAGES))
-        if unknown or not self.stages:
-            raise ValueError(f"EvalConfig.stages must be a subset of {ALL_STAGES}")
-        if self.max_samples_per_stage < 1:
-            raise ValueError("EvalConfig.max_samples_per_stage must be >= 1")
 
 
 def resolve_run(config: EvalConfig) -> EvalConfig:

@@ -15,14 +15,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-import types
-import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from vlm2vla_policy.language import ChunkFormat
+from vlm2vla_policy.runtime.config import ModelConfig
+from vlm2vla_policy.settings import from_dict, like, nonempty, require, setting, validate
 from vlm2vla_training.samples import ALL_STAGES
 
 CONFIG_DIR_NAME = "configs"
@@ -37,7 +39,6 @@ The SigLIP vision tower has ``q_proj``/``k_proj``/``v_proj`` too; requiring ``la
 the module path keeps LoRA out of it (and out of the multimodal projector).
 """
 
-ENCODINGS = ("text", "at")
 FINETUNES = ("lora", "full")
 PRECISIONS = ("auto", "bf16", "no")
 WEIGHT_DTYPES = ("auto", "float32", "bfloat16")
@@ -61,102 +62,116 @@ class TrainConfigError(ValueError):
 class TrainConfig:
     """Everything ``fit`` needs; the defaults are the paper's recipe."""
 
-    # Base checkpoint: a local directory (Gemma-3 image-text model + processor) or a hub id.
-    model: str = "google/gemma-3-12b-it"
-    # Output directory of `vlm2vla-train build` (holds dataset/ and build_info.json).
-    data: str = ""
-    # Run directory: checkpoints, logs, the final adapter (or model) and metrics.
-    out: str = ""
-    # Stages whose samples are trained on (names of vlm2vla_policy.language.Stage).
-    stages: tuple[str, ...] = ALL_STAGES
-    # Numbers in action chunks: "text" (digits, the paper) or "at" (the VLM2VLA-AT ablation: the
-    # tokenizer's least-likely tokens; chunk answers are rewritten with that table).
-    encoding: str = "text"
-    # How the AT table ranks tokens: "vocab_order" (last BPE merges first, OpenVLA-style) or
-    # "model" (the base model's unigram log-probabilities).
-    at_ranking: str = "vocab_order"
-    # "lora": LoRA adapters on the language model (the paper); "full": train every weight of the
-    # language model (the ablation; the final output is a whole model).
-    finetune: str = "lora"
-    # LoRA rank and scaling numerator (scale = alpha / r).
-    lora_r: int = 16
-    lora_alpha: int = 32
-    # LoRA dropout; the paper does not report it, 0.05 is the common TRL/peft example value.
-    lora_dropout: float = 0.05
-    # peft target_modules regex; must match only modules inside the language model.
-    lora_target_modules: str = LANGUAGE_MODEL_PROJECTIONS
-    # AdamW learning rate (peak) and hyperparameters.
-    learning_rate: float = 5e-5
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.999
-    adam_eps: float = 1e-8
-    # Decoupled weight decay; TRL's default (0.0), the paper reports none.
-    weight_decay: float = 0.0
-    # "linear": decay from the peak to 0 over the run (the paper); "constant".
-    lr_schedule: str = "linear"
-    # Optimizer steps of linear warm-up from 0 to the peak before the decay.
-    warmup_steps: int = 0
-    # Gradient clipping by global norm; TRL's default. 0 disables it.
-    max_grad_norm: float = 1.0
-    # Samples per optimizer step over all processes (the paper: 1 x 2 accumulation x 4 GPUs).
-    effective_batch_size: int = 8
-    # Samples per forward pass on one process; accumulation steps are
-    # effective_batch_size / (per_device_batch_size x processes) and must come out whole.
-    per_device_batch_size: int = 1
-    # Longest sequence, tokens (prompt with image tokens + answer); longer answers are cut.
-    max_seq_len: int = 1024
-    # Passes over the training split.
-    epochs: int = 1
-    # Stop after this many optimizer steps (0: run every epoch to the end).
-    max_steps: int = 0
-    # "auto": bf16 on CUDA devices that compute it natively, else fp32 (on CPUs bf16 measured
-    # slower than fp32, see resolve_precision); "bf16"; "no" (fp32).
-    mixed_precision: str = "auto"
-    # Dtype of the loaded weights. "auto": bfloat16 for frozen LoRA base weights under bf16
-    # (halves memory; the adapters stay fp32), float32 otherwise (full fine-tuning keeps fp32
-    # master weights).
-    weights_dtype: str = "auto"
-    # Recompute activations in the backward pass (less memory, about 30 % more compute).
-    gradient_checkpointing: bool = False
-    # Seed of the LoRA initialisation, the sample order and dropout.
-    seed: int = 0
-    # Save a resumable checkpoint every this many optimizer steps (0: never).
-    checkpoint_every_steps: int = 500
-    # Checkpoints kept on disk (older ones are deleted).
-    keep_checkpoints: int = 2
-    # Write a log record (JSONL + tensorboard) every this many optimizer steps.
-    log_every_steps: int = 1
-    # Data-loader worker processes (image decoding and tokenisation); 0 loads in the main process.
-    num_workers: int = 0
-    # Train on the CPU even when a GPU is present.
-    cpu: bool = False
+    model: str = like(
+        ModelConfig,
+        "model",
+        "base checkpoint: a local directory (Gemma-3 image-text model + processor) or a hub id",
+    )
+    data: str = setting("", "output directory of `vlm2vla-train build` (dataset/, build_info)")
+    out: str = setting("", "run directory: checkpoints, logs, the final adapter (or model)")
+    stages: tuple[str, ...] = setting(
+        ALL_STAGES, "stages whose samples are trained on", choices=ALL_STAGES, check=nonempty
+    )
+    encoding: str = like(
+        ChunkFormat,
+        "encoding",
+        "numbers in action chunks: text (digits, the paper) or at (the VLM2VLA-AT ablation: "
+        "the tokenizer's least-likely tokens; chunk answers are rewritten with that table)",
+    )
+    at_ranking: str = setting(
+        "vocab_order",
+        "how the AT table ranks tokens: vocab_order (last BPE merges first, OpenVLA-style) or "
+        "model (the base model's unigram log-probabilities)",
+        choices=AT_RANKINGS,
+    )
+    finetune: str = setting(
+        "lora",
+        "lora: LoRA adapters on the language model (the paper); full: train every weight of the "
+        "language model (the ablation; the output is a whole model)",
+        choices=FINETUNES,
+    )
+    lora_r: int = setting(16, "LoRA rank", low=1)
+    lora_alpha: int = setting(32, "LoRA scaling numerator (scale = alpha / r)", low=1)
+    # The paper does not report it; 0.05 is the common TRL/peft example value.
+    lora_dropout: float = setting(0.05, "LoRA dropout", low=0.0, below=1.0)
+    lora_target_modules: str = setting(
+        LANGUAGE_MODEL_PROJECTIONS,
+        "peft target_modules regex; must match only modules inside the language model",
+        check=nonempty,
+    )
+    learning_rate: float = setting(5e-5, "AdamW peak learning rate", above=0.0)
+    adam_beta1: float = setting(0.9, "AdamW beta1", low=0.0, below=1.0)
+    adam_beta2: float = setting(0.999, "AdamW beta2", low=0.0, below=1.0)
+    adam_eps: float = setting(1e-8, "AdamW epsilon", above=0.0)
+    weight_decay: float = setting(
+        0.0, "decoupled weight decay (TRL's default; the paper reports none)", low=0.0
+    )
+    lr_schedule: str = setting(
+        "linear",
+        "linear: decay from the peak to 0 over the run (the paper); constant",
+        choices=LR_SCHEDULES,
+    )
+    warmup_steps: int = setting(
+        0, "optimizer steps of linear warm-up from 0 to the peak before the decay", low=0
+    )
+    max_grad_norm: float = setting(
+        1.0, "gradient clipping by global norm (TRL's default); 0 disables it", low=0.0
+    )
+    effective_batch_size: int = setting(
+        8, "samples per optimizer step over all processes (the paper: 1 x 2 x 4 GPUs)", low=1
+    )
+    per_device_batch_size: int = setting(
+        1,
+        "samples per forward pass on one process; effective_batch_size / (this x processes) "
+        "accumulation steps must come out whole",
+        low=1,
+    )
+    max_seq_len: int = setting(
+        1024,
+        "longest sequence (prompt with image tokens + answer); longer answers are cut",
+        unit="tokens",
+        low=1,
+    )
+    epochs: int = setting(1, "passes over the training split", low=1)
+    max_steps: int = setting(
+        0, "stop after this many optimizer steps (0: run every epoch to the end)", low=0
+    )
+    # On CPUs bf16 measured slower than fp32, see resolve_precision.
+    mixed_precision: str = setting(
+        "auto",
+        "auto: bf16 on CUDA devices that compute it natively, else fp32; bf16; no (fp32)",
+        choices=PRECISIONS,
+    )
+    weights_dtype: str = setting(
+        "auto",
+        "dtype of the loaded weights; auto: bfloat16 for frozen LoRA base weights under bf16 "
+        "(the adapters stay fp32), float32 otherwise (full fine-tuning keeps fp32 masters)",
+        choices=WEIGHT_DTYPES,
+    )
+    gradient_checkpointing: bool = setting(
+        False, "recompute activations in the backward pass (less memory, ~30 % more compute)"
+    )
+    seed: int = setting(0, "seed of the LoRA initialisation, the sample order and dropout")
+    checkpoint_every_steps: int = setting(
+        500, "save a resumable checkpoint every this many optimizer steps (0: never)", low=0
+    )
+    keep_checkpoints: int = setting(2, "checkpoints kept on disk (older ones are deleted)", low=1)
+    log_every_steps: int = setting(
+        1, "write a log record (JSONL + tensorboard) every this many optimizer steps", low=1
+    )
+    num_workers: int = setting(
+        0,
+        "data-loader worker processes (image decoding, tokenisation); 0: the main process",
+        low=0,
+    )
+    cpu: bool = setting(False, "train on the CPU even when a GPU is present")
 
     def __post_init__(self) -> None:
-        choices = {
-            "encoding": ENCODINGS,
-            "finetune": FINETUNES,
-            "mixed_precision": PRECISIONS,
-            "weights_dtype": WEIGHT_DTYPES,
-            "lr_schedule": LR_SCHEDULES,
-            "at_ranking": AT_RANKINGS,
-        }
-        for name, allowed in choices.items():
-            _require(getattr(self, name) in allowed, f"{name} must be one of {allowed}")
-        unknown = sorted(set(self.stages) - set(ALL_STAGES))
-        _require(bool(self.stages) and not unknown, f"stages must be a subset of {ALL_STAGES}")
-        positive = ("lora_r", "effective_batch_size", "per_device_batch_size", "max_seq_len")
-        for name in (*positive, "epochs"):
-            _require(getattr(self, name) >= 1, f"{name} must be >= 1")
-        for name in ("max_steps", "warmup_steps", "checkpoint_every_steps", "num_workers"):
-            _require(getattr(self, name) >= 0, f"{name} must be >= 0")
-        _require(self.keep_checkpoints >= 1, "keep_checkpoints must be >= 1")
-        _require(self.log_every_steps >= 1, "log_every_steps must be >= 1")
-        _require(self.learning_rate > 0, "learning_rate must be > 0")
-        _require(0.0 <= self.lora_dropout < 1.0, "lora_dropout must be in [0, 1)")
-        _require(self.max_grad_norm >= 0, "max_grad_norm must be >= 0 (0 disables clipping)")
-        _require(
+        validate(self, TrainConfigError)
+        require(
             self.effective_batch_size % self.per_device_batch_size == 0,
-            "effective_batch_size must be a multiple of per_device_batch_size",
+            "TrainConfig: effective_batch_size must be a multiple of per_device_batch_size",
+            TrainConfigError,
         )
 
     def grad_accum_steps(self, num_processes: int) -> int:
@@ -182,11 +197,6 @@ class TrainConfig:
         for name in BOOKKEEPING_FIELDS:
             data.pop(name)
         return data
-
-
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise TrainConfigError(f"TrainConfig: {message}")
 
 
 def config_dirs() -> list[Path]:
@@ -224,37 +234,13 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return overrides
 
 
-def config_from_dict(data: dict[str, Any]) -> TrainConfig:
-    """Build a :class:`TrainConfig` from a flat dict; unknown keys and wrong types are refused."""
-    if not isinstance(data, dict):
-        raise TrainConfigError(f"a training config must be a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(TrainConfig)
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise TrainConfigError(f"unknown TrainConfig keys {unknown}; known: {sorted(known)}")
-    return TrainConfig(**{name: _coerce(name, value, hints[name]) for name, value in data.items()})
+def config_from_dict(data: Mapping[str, Any]) -> TrainConfig:
+    """Build a :class:`TrainConfig` from a flat dict; unknown keys and wrong types are refused.
 
-
-def _coerce(name: str, value: Any, hint: Any) -> Any:
-    """Accept ints for floats and lists for tuples (as YAML writes them); refuse the rest."""
-    origin = typing.get_origin(hint)
-    if origin is tuple and isinstance(value, (list, tuple)):
-        return tuple(str(v) for v in value)
-    if origin in (typing.Union, types.UnionType):
-        hint = next(h for h in typing.get_args(hint) if h is not type(None))
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint is float and isinstance(value, str):
-        try:  # YAML 1.1 reads "2e-3" (no dot) as a string
-            return float(value)
-        except ValueError:
-            pass
-    if hint is int and isinstance(value, bool):
-        raise TrainConfigError(f"{name} must be an integer, got {value!r}")
-    if isinstance(hint, type) and not isinstance(value, hint):
-        raise TrainConfigError(f"{name} must be {hint.__name__}, got {value!r}")
-    return value
+    :func:`~vlm2vla_policy.settings.from_dict`: lists become tuples, ints and YAML's "2e-3"
+    strings floats; errors are :class:`TrainConfigError` naming the key.
+    """
+    return from_dict(TrainConfig, data, TrainConfigError)
 
 
 def load_train_config(
