@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vlm2vla_policy.language import ChunkingConfig, ChunkingError, ErrorKind, chunk_deltas
+from vlm2vla_policy.language.delta_merging import path_preservation
 
 delta_m = st.floats(min_value=-0.05, max_value=0.05, allow_nan=False)
 raw_strategy = st.lists(
@@ -33,7 +34,7 @@ def _reached(deltas: np.ndarray, config: ChunkingConfig) -> bool:
 @settings(max_examples=200, deadline=None)
 @given(raw=raw_strategy)
 def test_chunking_conserves_displacement_and_respects_gripper(raw):
-    config = ChunkingConfig()
+    config = ChunkingConfig(keep_reversals=False)  # the paper's two rules alone
     array = np.array(raw, dtype=float).reshape(-1, 4)
     merged = chunk_deltas(array, config)
     binary = (array[:, 3] >= config.gripper_threshold).astype(float)
@@ -103,3 +104,37 @@ def test_bad_input_raises_typed_error(raw, kind):
 
 def test_empty_input_gives_no_steps():
     assert chunk_deltas([]) == []
+
+
+def test_a_back_and_forth_stays_in_the_steps():
+    raw = [[0.02, 0, 0, 1], [-0.02, 0, 0, 1], [0.036, 0, 0, 1]]
+    kept = chunk_deltas(raw)
+    assert len(kept) >= 2
+    assert [round(m.step[0], 4) for m in kept] == [0.02, -0.02, 0.036]
+    assert path_preservation(raw, kept) == pytest.approx(1.0)
+    merged = chunk_deltas(raw, ChunkingConfig(keep_reversals=False))
+    assert len(merged) == 1 and path_preservation(raw, merged) == pytest.approx(0.036 / 0.076)
+
+
+def test_jitter_below_the_reversal_threshold_does_not_split():
+    raw = [[0.01, 0, 0, 1], [-0.002, 0, 0, 1], [0.01, 0, 0, 1]]
+    assert len(chunk_deltas(raw, ChunkingConfig(reversal_threshold_m=0.005))) == 1
+
+
+def test_a_slow_reversal_closes_once_it_passes_the_threshold():
+    raw = [[0.012, 0, 0, 1]] + [[-0.003, 0, 0, 1]] * 4
+    merged = chunk_deltas(raw, ChunkingConfig(reversal_threshold_m=0.005))
+    assert len(merged) == 2
+    assert sum(m.step[0] for m in merged) == pytest.approx(0.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(raw=raw_strategy)
+def test_keeping_reversals_only_splits_steps_and_never_loses_path(raw):
+    array = np.array(raw, dtype=float).reshape(-1, 4)
+    kept = chunk_deltas(array)
+    assert [i for m in kept for i in m.raw_indices] == list(range(len(array)))
+    total = np.sum([m.step[:3] for m in kept], axis=0) if kept else np.zeros(3)
+    np.testing.assert_allclose(total, array[:, :3].sum(axis=0), atol=1e-12)
+    if len(array):
+        assert path_preservation(array, kept) <= 1.0 + 1e-9
