@@ -154,16 +154,27 @@ def test_mcap_truncated_bag_is_reported_not_fatal(bag, tmp_path):
     assert errors and "reading stopped" in errors[-1][1]
 
 
-def test_lerobot_reader_maps_8d_state_and_reads_png_frames(tmp_path):
-    synthetic.write_lerobot(tmp_path / "ds", 2, seed=3, config=CONFIG)
+@pytest.mark.parametrize("version", ["v2.1", "v3.0"])
+def test_lerobot_reader_maps_8d_state_and_reads_png_frames(tmp_path, version):
+    synthetic.write_lerobot(tmp_path / "ds", 3, seed=3, config=CONFIG, version=version)
     episodes, errors = _read_all(make_reader("lerobot", tmp_path / "ds", ReadOptions()))
-    assert errors == [] and len(episodes) == 2
+    assert errors == [] and len(episodes) == 3
     rng = np.random.default_rng(3)
-    expected = synthetic.make_trajectory(rng, CONFIG)
-    np.testing.assert_allclose(episodes[0].states, expected.states)
-    np.testing.assert_allclose(episodes[0].actions, synthetic.expected_actions(expected))
-    assert episodes[0].instruction == expected.instruction
-    assert episodes[0].frames.encoded(0).startswith(b"\x89PNG")
+    for episode in episodes:  # v3: each episode's rows picked out of the shared data file
+        expected = synthetic.make_trajectory(rng, CONFIG)
+        assert len(episode.states) == len(expected.states)
+        np.testing.assert_allclose(episode.states, expected.states)
+        np.testing.assert_allclose(episode.actions, synthetic.expected_actions(expected))
+        assert episode.instruction == expected.instruction
+        assert episode.frames.encoded(0).startswith(b"\x89PNG")
+
+
+def test_lerobot_v1_is_refused_naming_the_supported_versions(tmp_path):
+    synthetic.write_lerobot(tmp_path / "ds", 1, config=CONFIG)
+    info = tmp_path / "ds" / "meta" / "info.json"
+    info.write_text(info.read_text().replace('"v2.1"', '"v1.6"'))
+    with pytest.raises(ValueError, match=r"v3\.x and v2\.x"):
+        make_reader("lerobot", tmp_path / "ds", ReadOptions())
 
 
 def test_rlds_steps_to_episode_drops_last_step():

@@ -17,6 +17,7 @@ import json
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -301,9 +302,17 @@ def write_mcap_bag(
 
 
 def write_lerobot(
-    root: Path, num_episodes: int, seed: int = 0, config: SyntheticConfig | None = None
+    root: Path,
+    num_episodes: int,
+    seed: int = 0,
+    config: SyntheticConfig | None = None,
+    version: str = "v2.1",
 ) -> None:
-    """A LeRobot v2.1 dataset: 8-D state (pad before the gripper), PNG image column."""
+    """A LeRobot dataset: 8-D state (pad before the gripper), PNG image column.
+
+    ``version`` "v2.1": one parquet file per episode, tasks and episodes in ``meta/*.jsonl``;
+    "v3.0": every episode in one data file, ``meta/episodes`` and ``meta/tasks.parquet``.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -312,39 +321,67 @@ def write_lerobot(
     root = Path(root)
     (root / "meta").mkdir(parents=True, exist_ok=True)
     tasks: dict[str, int] = {}
-    episodes = []
+    episodes, tables = [], []
+    start = 0
     for index in range(num_episodes):
         trajectory = make_trajectory(rng, config)
         task_index = tasks.setdefault(trajectory.instruction, len(tasks))
         n = len(trajectory.states)
         states = np.insert(trajectory.states, 6, 0.0, axis=1)
         actions = np.concatenate([trajectory.commanded, trajectory.commanded[-1:]], axis=0)
-        table = pa.table(
+        tables.append(
+            pa.table(
+                {
+                    "observation.state": [list(map(float, s)) for s in states],
+                    "action": [list(map(float, a)) for a in actions],
+                    "observation.images.image_0": [
+                        {"bytes": _png(f), "path": None} for f in trajectory.frames
+                    ],
+                    "timestamp": [t / config.fps for t in range(n)],
+                    "frame_index": list(range(n)),
+                    "episode_index": [index] * n,
+                    "index": list(range(start, start + n)),
+                    "task_index": [task_index] * n,
+                }
+            )
+        )
+        episodes.append(
             {
-                "observation.state": [list(map(float, s)) for s in states],
-                "action": [list(map(float, a)) for a in actions],
-                "observation.images.image_0": [
-                    {"bytes": _png(f), "path": None} for f in trajectory.frames
-                ],
-                "timestamp": [t / config.fps for t in range(n)],
-                "frame_index": list(range(n)),
-                "episode_index": [index] * n,
-                "index": list(range(index * n, (index + 1) * n)),
-                "task_index": [task_index] * n,
+                "episode_index": index,
+                "tasks": [trajectory.instruction],
+                "length": n,
+                "data/chunk_index": 0,
+                "data/file_index": 0,
+                "dataset_from_index": start,
+                "dataset_to_index": start + n,
             }
         )
-        path = root / "data" / "chunk-000" / f"episode_{index:06d}.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, path)
-        episodes.append({"episode_index": index, "tasks": [trajectory.instruction], "length": n})
+        start += n
+    v3 = version.startswith("v3")
+    if v3:
+        _write_lerobot_v3_meta(root, tables, episodes, tasks)
+    else:
+        for index, table in enumerate(tables):
+            path = root / "data" / "chunk-000" / f"episode_{index:06d}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, path)
+        (root / "meta" / "tasks.jsonl").write_text(
+            "".join(json.dumps({"task_index": i, "task": t}) + "\n" for t, i in tasks.items())
+        )
+        rows = [{k: e[k] for k in ("episode_index", "tasks", "length")} for e in episodes]
+        (root / "meta" / "episodes.jsonl").write_text("".join(json.dumps(e) + "\n" for e in rows))
     width, height = config.image_size
     info = {
-        "codebase_version": "v2.1",
+        "codebase_version": version,
         "robot_type": "widowx",
         "fps": config.fps,
         "total_episodes": num_episodes,
         "chunks_size": 1000,
-        "data_path": "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet",
+        "data_path": (
+            "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
+            if v3
+            else "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
+        ),
         "video_path": None,
         "features": {
             "observation.state": {"dtype": "float32", "shape": [8]},
@@ -353,10 +390,27 @@ def write_lerobot(
         },
     }
     (root / "meta" / "info.json").write_text(json.dumps(info, indent=1))
-    (root / "meta" / "tasks.jsonl").write_text(
-        "".join(json.dumps({"task_index": i, "task": t}) + "\n" for t, i in tasks.items())
+
+
+def _write_lerobot_v3_meta(
+    root: Path, tables: list[Any], episodes: list[dict[str, Any]], tasks: dict[str, int]
+) -> None:
+    """v3 layout: one data file, the episodes' locations, the tasks table (as LeRobot does)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for folder in ("data/chunk-000", "meta/episodes/chunk-000"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.concat_tables(tables), root / "data/chunk-000/file-000.parquet")
+    episodes_file = root / "meta/episodes/chunk-000/file-000.parquet"
+    pq.write_table(pa.Table.from_pylist(episodes), episodes_file)
+    by_index = sorted(tasks.items(), key=lambda item: item[1])
+    pq.write_table(
+        pa.table(
+            {"task_index": [i for _, i in by_index], "__index_level_0__": [t for t, _ in by_index]}
+        ),
+        root / "meta" / "tasks.parquet",
     )
-    (root / "meta" / "episodes.jsonl").write_text("".join(json.dumps(e) + "\n" for e in episodes))
 
 
 def expected_actions(trajectory: Trajectory, threshold: float = 0.5) -> np.ndarray:

@@ -1,10 +1,14 @@
-"""LeRobot datasets (format v2.x): ``meta/info.json``, ``data/chunk-*/episode_*.parquet``, videos.
+"""LeRobot datasets, format v3.x (the current one) and v2.x, read without the lerobot package.
 
-Each episode is one parquet file with one row per observation: ``observation.state``, ``action``,
-``frame_index``, ``task_index`` and, for image features, a struct of PNG/JPEG ``bytes`` (or a
-``path``). Video features live in ``videos/chunk-*/<key>/episode_*.mp4`` and are decoded with
-imageio's PyAV plugin when ``av`` is installed. Bridge conversions have an 8-D state with a pad
-before the gripper; it is mapped to Bridge's 7-D layout (see :class:`LeRobotConfig`).
+v3 packs many episodes per file: ``data/chunk-*/file-*.parquet`` rows carry ``episode_index``,
+``meta/episodes/chunk-*/file-*.parquet`` says where each episode lies (data file, video file and its
+start time), ``meta/tasks.parquet`` maps task strings to indices; videos are
+``videos/<key>/chunk-*/file-*.mp4``. In v2 each episode is one parquet file
+(``data/chunk-*/episode_*.parquet``) with tasks and episodes in ``meta/*.jsonl``. Rows are one per
+observation: ``observation.state``, ``action``, ``frame_index``, ``task_index`` and, for image
+features, a struct of PNG/JPEG ``bytes`` (or a ``path``). Videos are decoded with imageio's PyAV
+plugin when ``av`` is installed. Bridge conversions have an 8-D state with a pad before the gripper;
+it is mapped to Bridge's 7-D layout (see :class:`LeRobotConfig`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from vlm2vla_training.readers.base import ReadOptions, Source, check_episode
 
 NAME = "lerobot"
 _DEFAULT_DATA_PATH = "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
+_V3_DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
+_V3_VIDEO_PATH = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
 
 
 @dataclass(frozen=True)
@@ -88,8 +94,17 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
+def _read_parquet_rows(paths: Sequence[Path]) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    rows: list[dict[str, Any]] = []
+    for path in paths:
+        rows.extend(pq.read_table(path).to_pylist())
+    return rows
+
+
 class LeRobotReader:
-    """Reads a LeRobot v2.x dataset directory (the one holding ``meta/info.json``)."""
+    """Reads a LeRobot v3.x or v2.x dataset directory (the one holding ``meta/info.json``)."""
 
     name = NAME
 
@@ -104,19 +119,28 @@ class LeRobotReader:
             raise FileNotFoundError(f"{info_path} not found; pass a LeRobot dataset directory")
         self.info: dict[str, Any] = json.loads(info_path.read_text(encoding="utf-8"))
         version = str(self.info.get("codebase_version", "v2.0"))
-        if not version.startswith("v2"):
+        if not version.startswith(("v2", "v3")):
             raise ValueError(
-                f"{self.root}: LeRobot format {version} is not supported (one parquet file per "
-                "episode, v2.x, is); convert it to v2.1 with LeRobot's tools"
+                f"{self.root}: LeRobot format {version} is not supported (v3.x and v2.x are)"
             )
+        self.v3 = version.startswith("v3")
         self.features: dict[str, Any] = self.info.get("features", {})
+        if self.v3:
+            task_rows = _read_parquet_rows([self.root / "meta" / "tasks.parquet"])
+            episode_rows = _read_parquet_rows(
+                sorted(self.root.glob("meta/episodes/chunk-*/file-*.parquet"))
+            )
+        else:
+            task_rows = _read_jsonl(self.root / "meta" / "tasks.jsonl")
+            episode_rows = _read_jsonl(self.root / "meta" / "episodes.jsonl")
         self.tasks = {
-            int(row["task_index"]): str(row["task"])
-            for row in _read_jsonl(self.root / "meta" / "tasks.jsonl")
+            int(row["task_index"]): str(row.get("task", row.get("__index_level_0__", "")))
+            for row in task_rows
         }
+        self.episodes_meta = {int(row["episode_index"]): row for row in episode_rows}
         self.episode_tasks = {
-            int(row["episode_index"]): [str(t) for t in row.get("tasks", [])]
-            for row in _read_jsonl(self.root / "meta" / "episodes.jsonl")
+            index: [str(t) for t in row.get("tasks") or []]
+            for index, row in self.episodes_meta.items()
         }
 
     @cached_property
@@ -149,13 +173,41 @@ class LeRobotReader:
     def sources(self) -> Iterator[Source]:
         """One source per episode index."""
         for index in self.episode_indices:
-            path = self._path("data_path", _DEFAULT_DATA_PATH, index)
+            path = self._data_path(index)
             yield Source(f"episode_{index:06d}", str(path), partial(self.read, index))
 
     def _path(self, key: str, default: str, index: int, **extra: str) -> Path:
         template = self.info.get(key) or default
         chunk = index // int(self.info.get("chunks_size", 1000))
         return self.root / template.format(episode_chunk=chunk, episode_index=index, **extra)
+
+    def _v3_path(self, key: str, default: str, prefix: str, index: int, **extra: str) -> Path:
+        row = self.episodes_meta.get(index)
+        if row is None or f"{prefix}/chunk_index" not in row:
+            raise EpisodeError(f"{self.root}: meta/episodes has no {prefix} location of {index}")
+        template = self.info.get(key) or default
+        return self.root / template.format(
+            chunk_index=int(row[f"{prefix}/chunk_index"]),
+            file_index=int(row[f"{prefix}/file_index"]),
+            **extra,
+        )
+
+    def _data_path(self, index: int) -> Path:
+        if self.v3:
+            return self._v3_path("data_path", _V3_DATA_PATH, "data", index)
+        return self._path("data_path", _DEFAULT_DATA_PATH, index)
+
+    def _table(self, index: int, path: Path) -> dict[str, list[Any]]:
+        """The rows of episode ``index`` (v3 files hold several episodes), as columns."""
+        import pyarrow.parquet as pq
+
+        try:
+            if self.v3:
+                filters = [("episode_index", "=", index)]
+                return pq.read_table(path, filters=filters).to_pydict()
+            return pq.read_table(path).to_pydict()
+        except Exception as exc:  # a truncated or corrupt parquet file is a bad episode
+            raise EpisodeError(f"{path}: cannot read parquet ({exc})") from None
 
     def _state_indices(self, dim: int) -> list[int]:
         if self.config.state_indices is not None:
@@ -171,15 +223,12 @@ class LeRobotReader:
 
     def read(self, index: int) -> list[Episode]:
         """Read episode ``index``; raises EpisodeError for bad data."""
-        import pyarrow.parquet as pq
-
-        path = self._path("data_path", _DEFAULT_DATA_PATH, index)
+        path = self._data_path(index)
         if not path.is_file():
             raise EpisodeError(f"{path} is missing")
-        try:
-            table = pq.read_table(path).to_pydict()
-        except Exception as exc:  # a truncated or corrupt parquet file is a bad episode
-            raise EpisodeError(f"{path}: cannot read parquet ({exc})") from None
+        table = self._table(index, path)
+        if not table.get(self.config.state_key):
+            raise EpisodeError(f"{path}: no rows of episode {index}")
         for key in (self.config.state_key, self.config.action_key):
             if key not in table:
                 raise EpisodeError(f"{path}: no column {key!r}; columns are {sorted(table)}")
@@ -219,11 +268,19 @@ class LeRobotReader:
     def _frames(self, index: int, table: dict[str, list[Any]], path: Path) -> Any:
         key = self.camera_key
         if self.features[key]["dtype"] == "video":
-            video = self._path("video_path", "", index, video_key=key)
             frame_indices = table.get("frame_index") or list(
                 range(len(table[self.config.state_key]))
             )
-            return VideoFrames(video, [int(i) for i in frame_indices], self.config.jpeg_quality)
+            offset = 0
+            if self.v3:  # the episode starts at from_timestamp in a shared video file
+                video = self._v3_path("video_path", _V3_VIDEO_PATH, f"videos/{key}", index,
+                                      video_key=key)  # fmt: skip
+                start_s = float(self.episodes_meta[index].get(f"videos/{key}/from_timestamp", 0))
+                offset = round(start_s * float(self.info.get("fps", 5)))
+            else:
+                video = self._path("video_path", "", index, video_key=key)
+            frames = [offset + int(i) for i in frame_indices]
+            return VideoFrames(video, frames, self.config.jpeg_quality)
         if key not in table:
             raise EpisodeError(f"{path}: no column {key!r} for image feature {key}")
         blobs = []
