@@ -199,6 +199,41 @@ def test_rlds_steps_to_episode_drops_last_step():
     np.testing.assert_allclose(raw.actions, trajectory.commanded)
 
 
+def test_rlds_key_mapping_reads_another_open_x_layout():
+    rng = np.random.default_rng(5)
+    trajectory = synthetic.make_trajectory(rng, CONFIG)
+    actions = np.concatenate([trajectory.commanded, trajectory.commanded[-1:]], axis=0)
+    padded = np.insert(trajectory.states, 6, 0.0, axis=1)  # 8-D, a pad before the gripper
+    steps = [
+        {
+            "observation": {"image": frame, "robot": {"eef_state": state}},
+            "action": action,
+            "natural_language_instruction": trajectory.instruction.encode(),
+        }
+        for frame, state, action in zip(trajectory.frames, padded, actions, strict=True)
+    ]
+    config = RldsConfig(
+        default_image_key="image",
+        state_key="observation/robot/eef_state",
+        instruction_key="natural_language_instruction",
+        state_indices=(0, 1, 2, 3, 4, 5, 7),
+    )
+    episode = episode_from_steps(steps, "fractal/train/0", "test", ReadOptions(), config)
+    np.testing.assert_allclose(episode.states, trajectory.states)
+    np.testing.assert_allclose(episode.actions, synthetic.expected_actions(trajectory))
+    assert episode.instruction == trajectory.instruction
+    with pytest.raises(EpisodeError, match="state_indices"):
+        episode_from_steps(steps, "x", "test", ReadOptions(), RldsConfig(
+            default_image_key="image", state_key="observation/robot/eef_state"))  # fmt: skip
+
+
+def test_reader_config_is_checked_against_the_reader(tmp_path):
+    with pytest.raises(ValueError, match="state_keey"):
+        make_reader("rlds", tmp_path, ReadOptions(), {"state_keey": "x"})
+    reader = make_reader("rlds", tmp_path, ReadOptions(), {"state_indices": [0, 1, 2, 3, 4, 5, 7]})
+    assert reader.config.state_indices == (0, 1, 2, 3, 4, 5, 7)
+
+
 def test_rlds_reader_says_how_to_install_tensorflow_datasets(tmp_path):
     pytest.importorskip("vlm2vla_training.readers.rlds")
     try:

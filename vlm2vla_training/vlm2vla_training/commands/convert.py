@@ -47,6 +47,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keep episodes without a language instruction (skipped by default)",
     )
+    parser.add_argument(
+        "--reader-config",
+        type=Path,
+        default=None,
+        metavar="YAML",
+        help="the reader's settings, e.g. an RLDS dataset's keys: {state_key: "
+        "observation/eef_state, instruction_key: natural_language_instruction, state_indices: "
+        "[0, 1, 2, 3, 4, 5, 7]}; default: Bridge's layout",
+    )
     parser.add_argument("--min-steps", type=int, default=2, help="skip shorter episodes")
     parser.add_argument("--limit", type=int, default=None, help="read at most this many sources")
     parser.add_argument(
@@ -70,7 +79,17 @@ def run(args: argparse.Namespace) -> list[str]:
         camera=args.camera,
         limit=args.limit,
     )
-    reader = make_reader(args.reader, args.input, options)
+    reader_config = None
+    if args.reader_config is not None:
+        import yaml
+
+        if not args.reader_config.is_file():
+            raise FileNotFoundError(f"--reader-config: {args.reader_config} does not exist")
+        reader_config = yaml.safe_load(args.reader_config.read_text(encoding="utf-8")) or {}
+    try:
+        reader = make_reader(args.reader, args.input, options, reader_config)
+    except ValueError as err:
+        raise ValueError(f"--reader-config: {err}") from None
     store = EpisodeStore(args.store)
     report = convert(
         reader,

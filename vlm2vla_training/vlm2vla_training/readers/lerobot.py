@@ -107,6 +107,7 @@ class LeRobotReader:
     """Reads a LeRobot v3.x or v2.x dataset directory (the one holding ``meta/info.json``)."""
 
     name = NAME
+    config_class = LeRobotConfig
 
     def __init__(
         self, root: Path, options: ReadOptions, config: LeRobotConfig | None = None

@@ -1,8 +1,10 @@
-"""The RLDS/TFDS release of BridgeData V2 (``bridge_dataset``, OpenVLA's ``bridge_orig``).
+"""RLDS/TFDS robot datasets; by default BridgeData V2 (``bridge_dataset``, ``bridge_orig``).
 
-Per step: ``observation/image_0..3`` (256x256 RGB), ``observation/state`` (7 floats, Bridge's
-state layout), ``action`` (7 floats, commanded), ``language_instruction``; episode metadata
-``file_path`` and ``episode_id``. Reading needs ``tensorflow-datasets`` (the ``rlds`` extra:
+Bridge's steps hold ``observation/image_0..3`` (256x256 RGB), ``observation/state`` (7 floats,
+Bridge's state layout), ``action`` (7 floats, commanded), ``language_instruction``; episode metadata
+``file_path`` and ``episode_id``. Other Open X-Embodiment datasets name and order these differently:
+:class:`RldsConfig` maps the keys (``/`` separates nested keys) and the state columns (``vlm2vla-
+train convert --reader-config FILE``). Reading needs ``tensorflow-datasets`` (the ``rlds`` extra:
 ``pip install 'vlm2vla_training[rlds]'``); without it the reader says so and does nothing.
 """
 
@@ -33,6 +35,36 @@ class RldsConfig:
     fps: float = 5.0
     # Image key under "observation" used when ReadOptions.camera is None.
     default_image_key: str = "image_0"
+    # Step key of the robot state ("/" separates nested keys).
+    state_key: str = "observation/state"
+    # Step key of the commanded action ([dx, dy, dz, droll, dpitch, dyaw, gripper]).
+    action_key: str = "action"
+    # Step key of the language instruction (read from the first step).
+    instruction_key: str = "language_instruction"
+    # Columns of [x, y, z, roll, pitch, yaw, gripper] in the state; None: the first 7 of a
+    # 7-D state (Bridge), refused for other sizes.
+    state_indices: tuple[int, ...] | None = None
+    # Columns of the 7 action values in the action vector; None: the action as it is (7-D).
+    action_indices: tuple[int, ...] | None = None
+
+
+def _get(step: Mapping[str, Any], path: str) -> Any:
+    """``step[a][b]`` for the key path ``"a/b"``."""
+    value: Any = step
+    for part in path.split("/"):
+        value = value[part]
+    return value
+
+
+def _columns(vector: np.ndarray, indices: tuple[int, ...] | None, what: str) -> np.ndarray:
+    if indices is not None:
+        return vector[:, list(indices)]
+    if vector.shape[1] != 7:
+        raise EpisodeError(
+            f"{what} is {vector.shape[1]}-D; give its 7 columns in the reader config "
+            f"({what}_indices)"
+        )
+    return vector
 
 
 def _text(value: Any) -> str:
@@ -58,12 +90,19 @@ def episode_from_steps(
     key = options.camera or config.default_image_key
     try:
         images = [np.asarray(step["observation"][key]) for step in steps]
-        states = np.stack([np.asarray(step["observation"]["state"], np.float64) for step in steps])
-        commanded = np.stack([np.asarray(step["action"], np.float64) for step in steps])
+        states = np.stack([np.asarray(_get(s, config.state_key), np.float64) for s in steps])
+        commanded = np.stack([np.asarray(_get(s, config.action_key), np.float64) for s in steps])
     except KeyError as exc:
         raise EpisodeError(
-            f"{source}: step lacks {exc}; is this the bridge_dataset layout?"
+            f"{source}: step lacks {exc}; map this dataset's keys in the reader config "
+            "(state_key, action_key, instruction_key)"
         ) from None
+    try:
+        instruction = _text(_get(steps[0], config.instruction_key))
+    except KeyError:
+        instruction = ""  # judged by ReadOptions.require_instruction
+    states = _columns(states, config.state_indices, "state")
+    commanded = _columns(commanded, config.action_indices, "action")
     if not any(image.any() for image in images):
         raise EpisodeError(f"{source}: camera {key!r} is blank (has_{key} is false); pick another")
     if options.actions.source == "raw":
@@ -73,7 +112,7 @@ def episode_from_steps(
     episode = Episode(
         episode_id=safe_episode_id(f"{NAME}/{name}"),
         source=source,
-        instruction=_text(steps[0].get("language_instruction", b"")).strip(),
+        instruction=instruction.strip(),
         fps=config.fps,
         states=states,
         actions=actions,
@@ -88,6 +127,8 @@ class RldsReader:
     """Reads a TFDS dataset directory (e.g. ``.../bridge_dataset/1.0.0``) episode by episode."""
 
     name = NAME
+
+    config_class = RldsConfig
 
     def __init__(self, path: Path, options: ReadOptions, config: RldsConfig | None = None) -> None:
         self.path = Path(path)
