@@ -141,7 +141,7 @@ class Observer:
         self.images = 0  # camera images seen
         self.node.create_subscription(PolicyStatus, "/vlm2vla/status", self.status.append, ALL)
         self.node.create_subscription(ActionChunk, "/vlm2vla/action_chunk", self.chunks.append, 10)
-        self.node.create_subscription(
+        self.command_sub = self.node.create_subscription(
             JointGroupCommand, "/wx250s/commands/joint_group",
             lambda _: self.commands.append(time.monotonic()), 1000,
         )  # fmt: skip
@@ -158,9 +158,13 @@ class Observer:
         self.images += 1
 
     def wait_ready(self) -> None:
-        """Until policy_node is idle and the camera publishes (so the first cycle has an image)."""
+        """Until policy_node is idle, the camera publishes (so the first cycle has an image) and
+        the controller's arm commands reach this node (else the first ones are missed)."""
         wait_until(lambda: any(s.state_name == "idle" for s in self.status), 120.0, "policy_node")
         wait_until(lambda: self.images >= 2, 60.0, "the camera (bag player)")
+        wait_until(
+            lambda: self.command_sub.get_publisher_count() > 0, 30.0, "the controller's commands"
+        )
 
     def final(self, state: str) -> PolicyStatus:
         wait_until(lambda: state in self.states(), 60.0, f"the policy to say {state!r}")

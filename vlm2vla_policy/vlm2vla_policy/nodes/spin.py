@@ -8,9 +8,9 @@ fatal and exits with code 1 instead of a traceback.
 from collections.abc import Callable
 
 import rclpy
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 
+from vlm2vla_policy.nodes.handoff_executor import HandoffExecutor
 from vlm2vla_policy.nodes.params import ParameterError
 
 
@@ -33,7 +33,7 @@ def run_node(
         node = make()
         if start is not None and not start(node):
             return 1
-        executor = MultiThreadedExecutor(num_threads=threads)
+        executor = HandoffExecutor(num_threads=threads)
         executor.add_node(node)
         executor.spin()
     except fatal as err:
