@@ -11,7 +11,14 @@ import torch
 
 from vlm2vla_policy.decoding import GrammarConstraint, TokenTable
 from vlm2vla_policy.language import ChunkFormat, chunk_grammar, chunk_prompt, decode_chunk
-from vlm2vla_policy.runtime import ModelConfig, SamplingConfig, load_model
+from vlm2vla_policy.runtime import (
+    ModelConfig,
+    PolicyConfig,
+    RuntimeConfigError,
+    SamplingConfig,
+    load_model,
+)
+from vlm2vla_policy.runtime.backends.hf import HFBackend
 from vlm2vla_policy.runtime.chat import ChatPrompt
 from vlm2vla_policy.runtime.generation import GenerationEngine
 from vlm2vla_policy.runtime.images import as_pil_image
@@ -111,3 +118,15 @@ def test_jump_forward_writes_the_same_text_in_fewer_passes(request, model_fixtur
         assert len(decode_chunk(fast.text)) >= 1
         assert slow.timing.forward_passes == len(slow.token_ids)
         assert fast.timing.forward_passes < 0.8 * slow.timing.forward_passes
+
+
+def test_the_decoding_settings_reach_the_backend(tiny_gemma3_dir):
+    """prefix_capacity and jump_forward (ROS parameters, vlm2vla-serve flags) set the engine."""
+    loaded = load_model(ModelConfig(model=str(tiny_gemma3_dir)))
+    backend = HFBackend.from_config(loaded, PolicyConfig(prefix_capacity=3, jump_forward=False))
+    assert backend.engine.prefix_cache.capacity == 3
+    assert backend.engine.jump_forward is False
+    no_reuse = HFBackend.from_config(loaded, PolicyConfig(prefix_reuse=False))
+    assert no_reuse.engine.prefix_cache is None
+    with pytest.raises(RuntimeConfigError, match="prefix_capacity"):
+        PolicyConfig(prefix_capacity=0)

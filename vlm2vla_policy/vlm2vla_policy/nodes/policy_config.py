@@ -112,7 +112,8 @@ PARAMS: tuple[Param, ...] = (
     ),
     *params_from(
         PolicyConfig,
-        ("constrained", "max_retries", *(f"sampling.{s}.temperature" for s in SAMPLED_STAGES)),
+        ("constrained", "max_retries", "prefix_reuse", "prefix_capacity", "jump_forward",
+         *(f"sampling.{s}.temperature" for s in SAMPLED_STAGES)),
         rename={"max_retries": "max_output_retries",
                 **{f"sampling.{s}.temperature": f"temperature_{s}" for s in SAMPLED_STAGES}},
     ),

@@ -235,6 +235,18 @@ class PolicyConfig:
     prefix_reuse: bool = setting(
         True, "reuse the KV cache of the shared token prefix (image first) between stages (hf)"
     )
+    prefix_capacity: int = setting(
+        8,
+        "prompts whose prefix KV cache is kept, least recently used dropped first: one per robot "
+        "a server serves (hf)",
+        low=1,
+        high=256,
+    )
+    jump_forward: bool = setting(
+        True,
+        "feed the tokens a grammar forces (brackets, commas, the decimal point) in one forward "
+        "pass with the token before them, without sampling them (hf, constrained)",
+    )
     seed: int | None = setting(None, "sampler seed; none draws a fresh one per process")
 
     def __post_init__(self) -> None:

@@ -31,7 +31,7 @@ def make_policy(config: PolicyConfig) -> Policy:
 
         loaded = load_model(config.model)
         metadata = loaded.adapter
-        hf_backend = HFBackend(loaded, prefix_reuse=config.prefix_reuse, seed=config.seed)
+        hf_backend = HFBackend.from_config(loaded, config)
         backend: Backend = hf_backend
     else:
         metadata = read_adapter_metadata(config.remote.adapter) if config.remote.adapter else None

@@ -28,7 +28,7 @@ MODEL_OPTIONS = Options(
     PolicyConfig,
     (*(f"model.{name}" for name in ("model", "adapter", "merge_adapter", "dtype", "device",
                                     "quantization", "allow_download")),
-     "seed", "prefix_reuse"),
+     "seed", "prefix_reuse", "prefix_capacity", "jump_forward"),
     required=("model.model",),
 )  # fmt: skip
 """The model, its loading and its sampler: :class:`PolicyConfig`'s settings (backend hf)."""
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(asctime)s %(message)s")
     try:
         loaded = load_model(policy.model)
-        backend = HFBackend(loaded, prefix_reuse=policy.prefix_reuse, seed=policy.seed)
+        backend = HFBackend.from_config(loaded, policy)
         language = loaded.adapter.language if loaded.adapter else None
         at_table = loaded.adapter.at_table if loaded.adapter else None
         server = ChatServer(backend, config, language, at_table)

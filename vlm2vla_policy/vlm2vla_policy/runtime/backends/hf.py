@@ -11,6 +11,7 @@ from typing import Any
 
 from vlm2vla_policy.decoding import Grammar, GrammarConstraint, TokenTable
 from vlm2vla_policy.runtime.backends.base import Completion, GenerationRequest, TextSink
+from vlm2vla_policy.runtime.config import PolicyConfig
 from vlm2vla_policy.runtime.disk_cache import cached_token_table
 from vlm2vla_policy.runtime.errors import RuntimeConfigError
 from vlm2vla_policy.runtime.generation import GenerationEngine
@@ -52,6 +53,17 @@ class HFBackend:
         self._table: TokenTable | None = None
         self._constraints: dict[int, tuple[Grammar, GrammarConstraint]] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, loaded: LoadedModel, config: PolicyConfig) -> HFBackend:
+        """The backend ``config``'s decoding settings ask for (prefix reuse, jump-forward, seed)."""
+        return cls(
+            loaded,
+            prefix_reuse=config.prefix_reuse,
+            seed=config.seed,
+            prefix_capacity=config.prefix_capacity,
+            jump_forward=config.jump_forward,
+        )
 
     @property
     def token_table(self) -> TokenTable:
