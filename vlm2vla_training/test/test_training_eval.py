@@ -18,7 +18,6 @@ from vlm2vla_training import synthetic
 from vlm2vla_training.cli import main
 from vlm2vla_training.evaluation import (
     builtin_questions,
-    export_merged_model,
     external_benchmark_command,
     vqa_retention,
 )
@@ -173,11 +172,14 @@ def test_vqa_retention_compares_with_and_without_the_adapter(tiny_gemma3_dir, ti
         )
 
 
-def test_merged_export_and_benchmark_commands(tmp_path, tiny_gemma3_dir, tiny_lora_dir):
+def test_merged_export_and_benchmark_commands(tmp_path, tiny_gemma3_dir, tiny_lora_dir, capsys):
     from peft import PeftModel
     from transformers import AutoModelForImageTextToText
 
-    merged_dir = export_merged_model(str(tiny_gemma3_dir), str(tiny_lora_dir), tmp_path / "merged")
+    out = tmp_path / "vqa"
+    argv = ["vqa-benchmarks", "--model", str(tiny_gemma3_dir), "--adapter", str(tiny_lora_dir)]
+    assert main([*argv, "--out", str(out), "--merge"]) == 0
+    merged_dir = out / "merged"
     merged = AutoModelForImageTextToText.from_pretrained(merged_dir)
     base = AutoModelForImageTextToText.from_pretrained(tiny_gemma3_dir)
     adapted = PeftModel.from_pretrained(base, tiny_lora_dir)
@@ -186,12 +188,13 @@ def test_merged_export_and_benchmark_commands(tmp_path, tiny_gemma3_dir, tiny_lo
         torch.testing.assert_close(
             merged(input_ids=ids).logits, adapted(input_ids=ids).logits, rtol=1e-4, atol=1e-4
         )
-    command = external_benchmark_command("vlmevalkit", merged_dir, tmp_path / "vlmeval")
-    assert command[:3] == ["python", "run.py", "--config"]
-    config = json.loads((tmp_path / "vlmeval" / "vlmevalkit_config.json").read_text())
-    assert config["model"]["vlm2vla"] == {"class": "Gemma3", "model_path": str(merged_dir)}
-    assert config["data"]["MMMU_DEV_VAL"]["class"] == "MMMUDataset"
-    command = external_benchmark_command("lmms-eval", merged_dir, tmp_path / "lmms")
-    assert "--tasks" in command and "mmmu_val,mmstar,docvqa_val" in command
-    with pytest.raises(ValueError, match="no lmms-eval entry"):
+    script = (out / "commands.sh").read_text()
+    assert "--merge" not in script and str(merged_dir.resolve()) in script  # merged already
+    assert "python run.py --config" in capsys.readouterr().out
+    config = json.loads((out / "vlmevalkit" / "adapter_config.json").read_text())
+    assert config["model"]["adapter"] == {"class": "Gemma3", "model_path": str(merged_dir)}
+    assert config["data"]["MMMU_DEV_VAL"]["class"] == "MMMUDataset" and len(config["data"]) == 12
+    command = external_benchmark_command("lmms-eval", merged_dir, tmp_path / "lmms", ["MME"])
+    assert command[command.index("--tasks") + 1] == "mme"
+    with pytest.raises(ValueError, match="unknown benchmark 'SomeBench'"):
         external_benchmark_command("lmms-eval", merged_dir, tmp_path, benchmarks=["SomeBench"])

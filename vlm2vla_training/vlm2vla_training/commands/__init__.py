@@ -16,5 +16,6 @@ COMMANDS: dict[str, str] = {
     "build": "vlm2vla_training.commands.build",
     "fit": "vlm2vla_training.commands.fit",
     "eval": "vlm2vla_training.commands.eval",
+    "vqa-benchmarks": "vlm2vla_training.commands.vqa_benchmarks",
 }
 """Subcommand name -> module, in the order of the data flow."""

@@ -17,8 +17,8 @@ L1 error in cm per axis, gripper accuracy; plans: direction agreement with the t
 subtasks: keyword accuracy; verification and direction: accuracy; VQA retention), a
 predictions.jsonl, trajectory.png (predicted vs true cumulative displacement per axis) and
 training_curve.png (with --run). The VQA check scores a built-in multiple-choice set with and
-without the adapter; for full benchmarks see vlm2vla_training.evaluation.external
-(VLMEvalKit / lmms-eval).
+without the adapter; for the paper's 12 full benchmarks (VLMEvalKit / lmms-eval) see
+`vlm2vla-train vqa-benchmarks`.
 
 examples:
   vlm2vla-train eval --run ~/runs/paper --out ~/runs/paper/eval

@@ -12,43 +12,30 @@ Neither toolkit knows vlm2vla adapters, but both load a plain Gemma-3 checkpoint
      VLMEvalKit checkout;
    * lmms-eval: ``python -m lmms_eval --model gemma3 --model_args pretrained=... --tasks ...``.
 
-Run it for the base model too (``model_dir`` = the base checkpoint) and divide the scores for the
-retention per benchmark, as the paper reports it (e.g. MMMU 42.7 vs 46.0).
+:func:`retention_runs` gives both for the base model and for the merged one, the pair whose
+scores :mod:`~vlm2vla_training.evaluation.retention_table` divides per benchmark, as the paper
+reports it (e.g. MMMU 42.7 vs 46.0). The benchmarks are :mod:`vlm2vla_training.vqa_benchmarks`'.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-PAPER_BENCHMARKS: tuple[str, ...] = ("MMMU_DEV_VAL", "MMStar", "DocVQA_VAL")
-"""VLMEvalKit names of the benchmarks the paper quotes (its full set is VLMEvalKit's)."""
+from vlm2vla_training.vqa_benchmarks import PAPER_BENCHMARKS, TOOLS, find_benchmark
 
-VLMEVALKIT_DATASET_CLASSES: dict[str, str] = {
-    "MMMU_DEV_VAL": "MMMUDataset",
-    "MMStar": "ImageMCQDataset",
-    "DocVQA_VAL": "ImageVQADataset",
-    "AI2D_TEST": "ImageMCQDataset",
-    "MMBench_DEV_EN": "ImageMCQDataset",
-    "RealWorldQA": "ImageMCQDataset",
-    "MME": "ImageYORNDataset",
-    "HallusionBench": "ImageYORNDataset",
-    "OCRBench": "OCRBench",
-}
-"""VLMEvalKit dataset class of each benchmark (vlmeval/dataset); extend it for others."""
+BASE, ADAPTER = "base", "adapter"  # the two runs of a retention comparison
 
-LMMS_EVAL_TASKS: dict[str, str] = {
-    "MMMU_DEV_VAL": "mmmu_val",
-    "MMStar": "mmstar",
-    "DocVQA_VAL": "docvqa_val",
-    "AI2D_TEST": "ai2d",
-    "MME": "mme",
-    "OCRBench": "ocrbench",
-}
-"""lmms-eval task name of each benchmark."""
 
-TOOLS = ("vlmevalkit", "lmms-eval")
+@dataclass(frozen=True)
+class BenchmarkRun:
+    """One toolkit's evaluation of one checkpoint: which run it is and the command to start it."""
+
+    label: str  # BASE (the model without the adapter) or ADAPTER (the merged checkpoint)
+    tool: str  # one of TOOLS
+    command: list[str]  # run from a VLMEvalKit checkout (vlmevalkit) or anywhere (lmms-eval)
 
 
 def export_merged_model(model_dir: str, adapter_dir: str, out_dir: str | Path) -> Path:
@@ -76,19 +63,14 @@ def external_benchmark_command(
 ) -> list[str]:
     """The command line that evaluates the checkpoint ``model_dir`` with ``tool`` on benchmarks.
 
-    ``tool`` is "vlmevalkit" (writes ``<work_dir>/vlmevalkit_config.json``; run the command from
-    a VLMEvalKit checkout) or "lmms-eval". ``benchmarks`` are VLMEvalKit names (see
-    :data:`VLMEVALKIT_DATASET_CLASSES` and :data:`LMMS_EVAL_TASKS`); ``name`` labels the results.
+    ``tool`` is "vlmevalkit" (writes ``<work_dir>/<name>_config.json``; run the command from a
+    VLMEvalKit checkout) or "lmms-eval". ``benchmarks`` are named as in VLMEvalKit, lmms-eval or
+    the paper (see :func:`~vlm2vla_training.vqa_benchmarks.find_benchmark`; an unknown one is a
+    ValueError); ``name`` labels the results: both toolkits write them to ``<work_dir>/<name>``.
     """
     if tool not in TOOLS:
         raise ValueError(f"tool must be one of {TOOLS}, got {tool!r}")
-    table = VLMEVALKIT_DATASET_CLASSES if tool == "vlmevalkit" else LMMS_EVAL_TASKS
-    unknown = [b for b in benchmarks if b not in table]
-    if unknown:
-        raise ValueError(
-            f"no {tool} entry for {unknown}; known: {sorted(table)} (add them to the table in "
-            "vlm2vla_training.evaluation.external)"
-        )
+    found = [find_benchmark(b) for b in benchmarks]
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     if tool == "lmms-eval":
@@ -101,7 +83,7 @@ def external_benchmark_command(
             "--model_args",
             f"pretrained={model_dir}",
             "--tasks",
-            ",".join(LMMS_EVAL_TASKS[b] for b in benchmarks),
+            ",".join(b.lmms_eval for b in found),
             "--batch_size",
             "1",
             "--output_path",
@@ -109,8 +91,43 @@ def external_benchmark_command(
         ]
     config = {
         "model": {name: {"class": "Gemma3", "model_path": str(model_dir)}},
-        "data": {b: {"class": VLMEVALKIT_DATASET_CLASSES[b], "dataset": b} for b in benchmarks},
+        "data": {
+            b.vlmevalkit: {"class": b.vlmevalkit_class, "dataset": b.vlmevalkit} for b in found
+        },
     }
-    config_path = work / "vlmevalkit_config.json"
+    config_path = work / f"{name}_config.json"
     config_path.write_text(json.dumps(config, indent=2) + "\n")
     return ["python", "run.py", "--config", str(config_path), "--work-dir", str(work)]
+
+
+def retention_runs(
+    model: str,
+    merged_dir: str | Path,
+    out_dir: str | Path,
+    tools: Sequence[str] = TOOLS,
+    benchmarks: Sequence[str] = PAPER_BENCHMARKS,
+) -> list[BenchmarkRun]:
+    """Every tool's run of the base ``model`` and of the merged checkpoint ``merged_dir``.
+
+    The base runs name only ``model`` (the adapter is absent from them), the adapter runs only
+    ``merged_dir``. Results go to ``<out_dir>/<tool>/<label>``; paths are absolute, as
+    VLMEvalKit's command runs from its own checkout. ``model`` stays as given unless it is a
+    local directory (a Hugging Face id is not a path).
+    """
+    out = Path(out_dir).resolve()
+    checkpoints = {BASE: checkpoint_location(model), ADAPTER: str(Path(merged_dir).resolve())}
+    return [
+        BenchmarkRun(
+            label,
+            tool,
+            external_benchmark_command(tool, checkpoint, out / tool, benchmarks, label),
+        )
+        for tool in tools
+        for label, checkpoint in checkpoints.items()
+    ]
+
+
+def checkpoint_location(model: str) -> str:
+    """``model`` as an absolute path when it is a local directory, else as given (a hub id)."""
+    path = Path(model)
+    return str(path.resolve()) if path.is_dir() else model
