@@ -145,7 +145,7 @@ def main() -> None:
     # The timing chunk is one goal (2 cm steps, two periods each): the limits must let it run.
     procs = [
         start("vlm2vla_policy", "fake_xs_driver"),
-        start("vlm2vla_policy", "controller_node",
+        start("vlm2vla_policy", "controller_node", "-p", "move_to_start:=false",
               "-p", f"max_chunk_steps:={max(100, int(args.seconds / 0.4))}",
               "-p", f"max_chunk_duration_s:={max(60.0, 2 * args.seconds)}"),
     ]  # fmt: skip

@@ -84,6 +84,16 @@ def test_runner_builds_the_ros_args_command_lines(capsys):
     assert main(["robot", "no_such_arg:=1"]) == 2
 
 
+def test_the_robot_watches_a_realsense_and_the_sim_its_own_camera():
+    robot = dict(build("robot", {}))["policy_node"]
+    assert "image:=/camera/camera/color/image_raw" in robot, "realsense2_camera's colour stream"
+    usb = dict(build("robot", {"camera_topic": "/camera/image_raw"}))["policy_node"]
+    assert "image:=/camera/image_raw" in usb
+    sim = dict(build("sim", {}))
+    assert "image:=/camera/image_raw" in sim["policy_node"]
+    assert "camera_topic:=/camera/image_raw" in sim["widowx_sim"]
+
+
 @pytest.mark.skipif(
     importlib.util.find_spec("launch_ros") is None, reason="launch_ros is not installed here"
 )

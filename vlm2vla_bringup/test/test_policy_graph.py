@@ -38,6 +38,11 @@ def ros_node(package: str, executable: str, *args: str) -> subprocess.Popen:
     return subprocess.Popen([ros_executable(package, executable), "--ros-args", *args])
 
 
+def controller() -> subprocess.Popen:
+    """controller_node without the start move: every arm command observed comes from a chunk."""
+    return ros_node("vlm2vla_policy", "controller_node", "-p", "move_to_start:=false")
+
+
 def policy(model: Path, *params: str) -> subprocess.Popen:
     args = ["-r", f"image:={CAMERA_TOPIC}", "-p", f"model:={model}", "-p", "verifier:=none"]
     for p in params:
@@ -120,7 +125,7 @@ def camera(bag: Path) -> subprocess.Popen:
 
 def robot(processes, tiny_gemma3_dir, sample_bag, *policy_params: str):
     processes.append(ros_node("vlm2vla_policy", "fake_xs_driver"))
-    processes.append(ros_node("vlm2vla_policy", "controller_node"))
+    processes.append(controller())
     processes.append(policy(tiny_gemma3_dir, *policy_params))
     processes.append(camera(sample_bag))
 
@@ -152,7 +157,7 @@ def test_second_instruction_preempts_and_stop_service_stops(
 ):
     # No camera at first: an instruction waits (paused) for an image, so preemption is certain.
     processes.append(ros_node("vlm2vla_policy", "fake_xs_driver"))
-    processes.append(ros_node("vlm2vla_policy", "controller_node"))
+    processes.append(controller())
     processes.append(policy(tiny_gemma3_dir, "image_wait_s:=60.0"))
     observer.wait_ready()
     first, second, third = "pick up the red block", "put the carrot on the plate", "wave"

@@ -198,7 +198,10 @@ def graph(tiny_gemma3_dir, sample_bag):
     def start(model: ScriptedModel, *params: str, camera: bool = True) -> None:
         models.append(model)
         processes["driver"] = ros("vlm2vla_policy", "fake_xs_driver")
-        processes["controller"] = ros("vlm2vla_policy", "controller_node")
+        # No start move: every arm command the observer counts comes from the policy's chunks.
+        processes["controller"] = ros(
+            "vlm2vla_policy", "controller_node", "-p", "move_to_start:=false"
+        )
         processes["policy"] = policy_process(tiny_gemma3_dir, model.url, *params)
         if camera:
             processes["camera"] = subprocess.Popen(

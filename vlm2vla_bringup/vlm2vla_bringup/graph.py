@@ -54,10 +54,20 @@ class IncludeSpec:
 Action = NodeSpec | ProcessSpec | IncludeSpec
 
 DEFAULT_PARAMS = "vlm2vla.yaml"  # in share/vlm2vla_bringup/config
+# The colour stream of the realsense2_camera ROS 2 driver (rs_launch.py: namespace camera, node
+# camera): the real robot's default camera.
+REALSENSE_COLOR_TOPIC = "/camera/camera/color/image_raw"
+# Where the simulator publishes (widowx_sim's camera_topic) and the sample bags record the camera.
+SIM_CAMERA_TOPIC = "/camera/image_raw"
+
+
+def _camera_arg(default: str, source: str) -> LaunchArg:
+    description = f"sensor_msgs/Image topic the policy watches: {source}"
+    return LaunchArg("camera_topic", default, description)
+
 
 COMMON_ARGS = (
     LaunchArg("robot_name", "wx250s", "namespace of the Interbotix driver (its robot_name)"),
-    LaunchArg("camera_topic", "/camera/image_raw", "sensor_msgs/Image topic the policy watches"),
     LaunchArg("params_file", "", "parameter YAML; empty = the packaged config/vlm2vla.yaml"),
     LaunchArg("model", "", "Gemma-3 checkpoint (local dir or HF id); empty = the YAML's"),
     LaunchArg("adapter", "", "LoRA adapter directory; empty = the YAML's"),
@@ -71,6 +81,8 @@ COMMON_ARGS = (
 
 ROBOT_ARGS = (
     *COMMON_ARGS,
+    _camera_arg(REALSENSE_COLOR_TOPIC, "by default a RealSense's colour stream "
+                "(realsense2_camera); /camera/image_raw for a USB camera under usb_cam"),
     LaunchArg("robot_model", "wx250s", "Interbotix robot model"),
     LaunchArg("use_sim", "false", "run the Interbotix simulator (xs_sdk_sim) instead of hardware",
               ("true", "false")),
@@ -82,12 +94,14 @@ ROBOT_ARGS = (
 
 SIM_ARGS = (
     *COMMON_ARGS,
+    _camera_arg(SIM_CAMERA_TOPIC, "the simulator publishes its camera there"),
     LaunchArg("seed", "0", "seed of the simulated scene (object colours and poses)"),
     LaunchArg("render_hz", "5.0", "camera frames per second published by the simulator"),
 )
 
 REPLAY_ARGS = (
     *COMMON_ARGS,
+    _camera_arg(SIM_CAMERA_TOPIC, "the bag's camera topic"),
     LaunchArg("bag", "", "bag directory or .mcap file to replay (camera + instruction)"),
     LaunchArg("rate", "1.0", "playback speed factor"),
     LaunchArg("loop", "true", "replay the bag in a loop", ("true", "false")),

@@ -1,11 +1,13 @@
 """controller_node on a real graph: fake driver process + controller process + this test's client.
 
-Checks that chunks move the EE along the chunk, the gripper command arrives, the driver profile
-is set, stale joint states, the e-stop and a lapsed lease stop motion, bad and huge chunks are
+Checks that the arm first moves to Bridge's start pose (the default), chunks move the EE along
+the chunk, the gripper command arrives, the driver profile is set, stale joint states, the
+e-stop, a lapsed lease and a joint pushing too hard stop motion, bad and huge chunks are
 refused, and streamed steps run in order, stop on a gap and end with the producer's error.
 The client heartbeats every goal it sends (the controller's lease) unless a test says otherwise.
 """
 
+import contextlib
 import subprocess
 import threading
 import time
@@ -27,7 +29,13 @@ from vlm2vla_msgs.action import ExecuteChunk
 from vlm2vla_msgs.msg import ActionChunk
 from vlm2vla_policy.nodes.chunk_msgs import fill_chunk_msg
 from vlm2vla_policy.processes import ros_executable, stop_process
-from vlm2vla_policy.robot import WX250S, ArmKinematics, IKConfig
+from vlm2vla_policy.robot import (
+    BRIDGE_START_POSITION_M,
+    GRIPPER_DOWN,
+    WX250S,
+    ArmKinematics,
+    IKConfig,
+)
 from vlm2vla_policy.testing.lease import LeaseHeartbeat, new_goal_id
 
 KIN = ArmKinematics(WX250S)
@@ -78,9 +86,8 @@ class Client:
             ),
         ]  # fmt: skip
         self.joint_states = 0
-        self.node.create_subscription(
-            JointState, "/wx250s/joint_states", lambda _: self._count_state(), 10
-        )
+        self.last_state: JointState | None = None
+        self.node.create_subscription(JointState, "/wx250s/joint_states", self._on_state, 10)
         self.action = ActionClient(self.node, ExecuteChunk, "/controller_node/execute_chunk")
         self.heartbeat = LeaseHeartbeat(self.node, "/controller_node/execute_chunk")
         self.executor = SingleThreadedExecutor()
@@ -117,8 +124,9 @@ class Client:
         topics = all(sub.get_publisher_count() > 0 for sub in self.controller_topics)
         return topics and self.heartbeat.matched()
 
-    def _count_state(self) -> None:
+    def _on_state(self, msg: JointState) -> None:
         self.joint_states += 1
+        self.last_state = msg
 
     def call(self, srv_type, name: str, request):
         if name not in self.services:
@@ -133,29 +141,65 @@ class Client:
         rclpy.try_shutdown()
 
 
+@contextlib.contextmanager
+def running(driver_params: tuple[str, ...] = (), controller_params: tuple[str, ...] = ()):
+    """Fake driver + controller processes and a connected client: (client, driver, controller)."""
+    driver = start("fake_xs_driver", *driver_params)
+    controller = start(
+        "controller_node", "joint_state_timeout_s:=0.5", f"lease_timeout_s:={LEASE_S}",
+        *controller_params,
+    )  # fmt: skip
+    client = Client()
+    try:
+        assert client.action.wait_for_server(timeout_sec=30.0), "controller never served"
+        wait_until(client.connected, 30.0, "the controller's topics to match this client's")
+        wait_until(lambda: client.joint_states > 10, 30.0, "joint states from the driver")
+        # Succeeds once the controller spins and has joint states (it resets its target to them).
+        wait_until(
+            lambda: client.call(Trigger, "/controller_node/resume", Trigger.Request()).success,
+            30.0, "the controller to have joint states",
+        )  # fmt: skip
+        yield client, driver, controller
+    finally:
+        client.close()
+        stop_process(controller)
+        stop_process(driver)
+
+
 @pytest.fixture
 def graph():
-    driver = start("fake_xs_driver")
-    controller = start(
-        "controller_node", "joint_state_timeout_s:=0.5", f"lease_timeout_s:={LEASE_S}"
-    )
-    client = Client()
-    assert client.action.wait_for_server(timeout_sec=30.0), "controller never served its action"
-    wait_until(client.connected, 30.0, "the controller's topics to match this client's")
-    wait_until(lambda: client.joint_states > 10, 30.0, "joint states from the driver")
-    # Succeeds once the controller spins and has joint states (it resets its target to them).
-    wait_until(
-        lambda: client.call(Trigger, "/controller_node/resume", Trigger.Request()).success,
-        30.0, "the controller to have joint states",
-    )  # fmt: skip
-    yield client, driver, controller
-    client.close()
-    stop_process(controller)
-    stop_process(driver)
+    """The graph without the start move, so every arm command comes from a test's chunk."""
+    with running(controller_params=("move_to_start:=false",)) as started:
+        yield started
 
 
 def ee(joints: list[float]) -> np.ndarray:
     return KIN.fk(np.array(joints))[:3, 3]
+
+
+def test_by_default_the_arm_moves_to_bridges_start_pose_first_and_chunks_run_from_there():
+    with running() as (client, _, _):
+
+        def measured_pose() -> np.ndarray:
+            state = client.last_state
+            return KIN.fk(WX250S.arm_positions(state.name, state.position))
+
+        def at_start() -> bool:
+            return bool(np.linalg.norm(measured_pose()[:3, 3] - BRIDGE_START_POSITION_M) < 1e-3)
+
+        wait_until(at_start, 30.0, "the arm to reach the start pose")
+        np.testing.assert_allclose(measured_pose()[:3, :3], GRIPPER_DOWN, atol=1e-2)
+        # The start move keeps every joint within pose_move_speed_rad_s (0.5) per 0.2 s period.
+        commands = np.array([cmd for _, cmd in client.group])
+        assert len(commands) > 1, "the start move was not paced over several periods"
+        assert np.max(np.abs(np.diff(commands, axis=0))) <= 0.5 * PERIOD_S + 1e-6
+        time.sleep(2 * PERIOD_S)  # the controller resets its target at the start pose
+        result = client.result(client.send([[0.0, 0.0, -0.02, 1.0]]))
+        assert result.success, result.reason
+        wait_until(
+            lambda: np.linalg.norm(measured_pose()[:3, 3] - (0.3, 0.0, 0.13)) < 2e-3,
+            10.0, "the chunk's 2 cm down from the start pose",
+        )  # fmt: skip
 
 
 def test_chunk_moves_the_ee_along_the_chunk_and_commands_the_gripper(graph):
@@ -225,6 +269,30 @@ def test_estop_stops_until_resume_and_bad_chunks_are_refused(graph):
     assert done.success, done.reason
     nan = client.result(client.send([[float("nan"), 0.0, 0.0, 1.0]]))
     assert not nan.success and "NaN" in nan.reason
+
+
+def test_a_joint_pushing_too_hard_stops_the_running_chunk_and_no_command_follows():
+    pushing = ("effort_joint:=elbow", "effort_ma:=5000.0", "effort_after_commands:=3")
+    with running(pushing, ("move_to_start:=false",)) as (client, _, _):
+        goal = client.send([[0.0, 0.0, -0.05, 1.0]] * 6)  # 30 periods: 6 s if nothing stops it
+        result = client.result(goal)
+        ended_s = time.monotonic()
+        assert not result.success
+        assert "effort_limit" in result.reason, result.reason
+        assert "elbow effort +5000 mA" in result.reason
+        assert "effort_limits_ma[2] = 1020 mA" in result.reason
+        assert result.steps_executed == 0, "the first 5 cm step (five periods) never finished"
+        time.sleep(3 * PERIOD_S)
+        assert client.commands_after(ended_s + DDS_MARGIN_S) == [], "the arm moved after the stop"
+        sent = len(client.group)
+        # 3 commands, then effort_hold_s (0.1 s) of high effort and at most one more period.
+        assert 3 <= sent <= 5, f"{sent} arm commands"
+
+        # While the joint still pushes, a new chunk stops before its first command.
+        again = client.result(client.send([[0.0, 0.0, 0.01, 1.0]]))
+        assert not again.success and "effort_limit" in again.reason
+        time.sleep(3 * PERIOD_S)
+        assert len(client.group) == sent, "a chunk moved the arm while a joint pushed too hard"
 
 
 # --- the lease (c) and the chunk limits (f) -----------------------------------------------------

@@ -29,7 +29,7 @@ from typing import Any
 import mujoco
 import numpy as np
 
-from vlm2vla_policy.robot import BRIDGE_NEUTRAL_JOINTS_RAD, GripperMode
+from vlm2vla_policy.robot import BRIDGE_NEUTRAL_JOINTS_RAD, BRIDGE_START_POSITION_M, GripperMode
 from vlm2vla_policy.robot.joint_moves import solve_start_pose
 from vlm2vla_sim.camera import CameraConfig, SimCamera
 from vlm2vla_sim.linkage import GripperLinkage
@@ -51,7 +51,8 @@ class SimConfig:
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)  # solver and table
     predicates: PredicateConfig = field(default_factory=PredicateConfig)  # success thresholds
     linkage: GripperLinkage = field(default_factory=GripperLinkage)  # gripper angle <-> finger
-    start_position_m: tuple[float, float, float] = (0.30, 0.0, 0.15)  # EE at reset, gripper down
+    # EE at reset (m, base frame), gripper down: Bridge's evaluation start, as controller_node's.
+    start_position_m: tuple[float, float, float] = BRIDGE_START_POSITION_M
     settle_s: float = 0.3  # physics time after a reset for the objects to come to rest, s
     # Arm profile at start: the real driver's default (time-based 2000 ms / 300 ms).
     initial_profile: ProfileSettings = field(default_factory=ProfileSettings)

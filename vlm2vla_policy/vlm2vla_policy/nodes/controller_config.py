@@ -3,13 +3,14 @@
 ROS-free, so the parameter table can be read (docs, launch checks) and the translation tested
 without starting a node. Every parameter is derived from a dataclass field: the executor's
 settings from :class:`~vlm2vla_policy.robot.ExecutorConfig` (its defaults are what the robot
-does), the node's own (driver, lease, poses) from :class:`ControllerConfig`.
+does), the effort guard's from :class:`~vlm2vla_policy.robot.EffortGuardConfig`, the node's own
+(driver, lease, poses) from :class:`ControllerConfig`.
 """
 
 from dataclasses import dataclass
 
 from vlm2vla_policy.nodes.params import Param, derived_config, params_from
-from vlm2vla_policy.robot import ExecutorConfig
+from vlm2vla_policy.robot import BRIDGE_START_POSITION_M, EffortGuardConfig, ExecutorConfig
 from vlm2vla_policy.settings import default_of, setting, validate
 
 
@@ -51,14 +52,24 @@ class ControllerConfig:
         100, "arm time-based profile acceleration set at start", unit="ms", low=0, high=5000
     )
     wait_for_driver_s: float = setting(
-        10.0, "how long to wait for get_robot_info at start", unit="s", low=0.0
+        10.0,
+        "how long to wait for get_robot_info, and for the first joint states of the start move, "
+        "at start",
+        unit="s",
+        low=0.0,
     )
     configure_driver: bool = setting(
         True, "set the arm's profile through set_operating_modes at start"
     )
-    move_to_start: bool = setting(False, "move to start_position_m (gripper down) after start")
+    move_to_start: bool = setting(
+        True,
+        "move to start_position_m (gripper down) after start, as a Bridge evaluation episode "
+        "starts; false leaves the arm where it is",
+    )
     start_position_m: tuple[float, float, float] = setting(
-        (0.3, 0.0, 0.15), "start EE position, base frame", unit="m"
+        BRIDGE_START_POSITION_M,
+        "start EE position, base frame (Bridge's evaluation start; solved from its neutral pose)",
+        unit="m",
     )
     pose_move_speed_rad_s: float = setting(
         0.5, "joint speed of start/home/sleep moves", unit="rad/s", low=0.05, high=3.0
@@ -86,6 +97,7 @@ def derive_params() -> tuple[Param, ...]:
                     "max_joint_state_age_s": "joint_state_timeout_s"},
         ),
         *params_from(ControllerConfig, ("lease_timeout_s",)),
+        *params_from(EffortGuardConfig, ("effort_limits_ma", "effort_hold_s")),
         *params_from(
             ExecutorConfig,
             ("max_chunk_steps", "max_chunk_duration_s", "gripper.mode", "gripper.pwm_limit"),
@@ -106,6 +118,11 @@ PARAMS = derive_params()
 def controller_config(p: dict) -> ControllerConfig:
     """The node's own settings from its parameter values."""
     return derived_config(ControllerConfig, PARAMS, p)
+
+
+def effort_guard_config(p: dict) -> EffortGuardConfig:
+    """The effort guard's configuration from the node's parameter values."""
+    return derived_config(EffortGuardConfig, PARAMS, p)
 
 
 def executor_config(p: dict) -> ExecutorConfig:

@@ -3,7 +3,9 @@
 A thin adapter over :class:`vlm2vla_policy.robot.ChunkExecutor`: a fixed-rate timer calls
 ``tick`` with the latest joint state and publishes what it returns on the Interbotix driver's
 topics. Owns every safety stop: stale joint states, e-stop (until resume), cancel, the producer's
-lease, limits on a chunk's length.
+lease, a joint's effort over its limit (:class:`vlm2vla_policy.robot.EffortGuard` on the
+joint_states efforts), limits on a chunk's length. With ``move_to_start`` it first moves the arm to
+the start pose (Bridge's evaluation start), once the first joint states have come.
 
 Topics (``<ns>`` = the robot_name parameter):
   sub  /<ns>/joint_states                   sensor_msgs/JointState
@@ -47,7 +49,7 @@ from vlm2vla_policy.nodes.chunk_msgs import (
     chunk_from_msg,
     chunk_steps_from_msg,
 )
-from vlm2vla_policy.nodes.controller_config import PARAMS, executor_config
+from vlm2vla_policy.nodes.controller_config import PARAMS, effort_guard_config, executor_config
 from vlm2vla_policy.nodes.markers import chunk_markers
 from vlm2vla_policy.nodes.params import declare_parameters
 from vlm2vla_policy.nodes.qos import LATCHED, RELIABLE, SENSOR, STEPS
@@ -57,6 +59,7 @@ from vlm2vla_policy.robot import (
     WX250S,
     ChunkExecutor,
     ControlStatus,
+    EffortGuard,
     PeriodCommand,
 )
 from vlm2vla_policy.robot.joint_moves import joint_path, solve_start_pose
@@ -97,8 +100,11 @@ class ControllerNode(Node):
         self.p = declare_parameters(self, PARAMS)
         self.chunks = ChunkExecutor(executor_config(self.p))
         self.period_s = self.chunks.config.period_s
+        self.effort = EffortGuard(effort_guard_config(self.p))
+        self.effort_missing = False  # a joint_states message without efforts was reported
         self.lock = threading.Lock()
         self.joints: np.ndarray | None = None
+        self.joints_ready = threading.Event()  # set once arm joints are known (start move)
         self.finger_m: float | None = None
         self.joints_stamp_s = 0.0
         self.pose_path: list[np.ndarray] = []
@@ -188,15 +194,24 @@ class ControllerNode(Node):
         return future.result()
 
     def on_joint_states(self, msg: JointState) -> None:
-        """Keep the latest arm joints (rad) and finger position (m), stamped on receipt."""
+        """Keep the latest arm joints (rad), finger position (m) and efforts (mA), on receipt."""
         joints = WX250S.arm_positions(msg.name, msg.position)
         with self.lock:
             self.virtual_arm = False
+            now_s = self._now_s()
             if joints is not None:
                 self.joints = joints
-                self.joints_stamp_s = self._now_s()
+                self.joints_stamp_s = now_s
+                self.joints_ready.set()
             finger = WX250S.finger_position_m(msg.name, msg.position)
             self.finger_m = finger if finger is not None else self.finger_m
+            measured = self.effort.observe(msg.name, msg.effort, now_s)
+        if not measured and not self.effort_missing:
+            self.effort_missing = True
+            self.get_logger().warning(
+                "joint_states carry no effort for every arm joint: the effort guard cannot check "
+                "this driver (effort_limits_ma:=[] turns the guard off)"
+            )
 
     # --- control loop -------------------------------------------------------------------
     def on_tick(self) -> None:
@@ -215,6 +230,7 @@ class ControllerNode(Node):
             if self.virtual_arm:
                 if self.joints is None:
                     self.joints = np.array(BRIDGE_NEUTRAL_JOINTS_RAD)
+                    self.joints_ready.set()
                 self.joints_stamp_s = self._now_s()
             out = self._stop_requested() or self.chunks.tick(
                 self.joints, self.joints_stamp_s, self._now_s()
@@ -230,7 +246,11 @@ class ControllerNode(Node):
             self._report(out)
 
     def _stop_requested(self) -> PeriodCommand | None:
-        """The running goal's final output when it was cancelled or its lease lapsed, else None."""
+        """The running goal's final output when it must stop now, else None.
+
+        It stops when cancelled, when its lease lapsed, and when a joint's effort stayed over
+        its limit (the effort guard).
+        """
         goal = self.goal
         if goal is None:
             return None
@@ -239,6 +259,9 @@ class ControllerNode(Node):
         now_s = time.monotonic()
         if goal.lease.lapsed(now_s):
             return self.chunks.cancel(goal.lease.reason(now_s), ControlStatus.LEASE_LAPSED)
+        effort = self.effort.check()
+        if not effort.ok:
+            return self.chunks.cancel(effort.reason, effort.status)
         return None
 
     def on_gripper_loop(self) -> None:
@@ -462,13 +485,20 @@ class ControllerNode(Node):
         return self._pose_move(np.array(WX250S.sleep_joints_rad), "sleep", response)
 
     def move_to_start(self) -> bool:
-        """Slow move to the start position (gripper down); blocks until done."""
-        seed = np.array(BRIDGE_NEUTRAL_JOINTS_RAD)
-        solution = solve_start_pose(tuple(self.p["start_position_m"]), seed)
+        """Slow move to the start position (gripper down) once joints are known; blocks."""
+        position_m = tuple(self.p["start_position_m"])
+        solution = solve_start_pose(position_m, np.array(BRIDGE_NEUTRAL_JOINTS_RAD))
         if not solution.ok:
-            self.get_logger().error(f"start pose unreachable: {solution.reason}")
+            self.get_logger().error(f"start pose {position_m} unreachable: {solution.reason}")
             return False
-        return self._pose_move(solution.joints_rad, "start", Trigger.Response()).success
+        wait_s = self.p["wait_for_driver_s"]
+        if not self.joints_ready.wait(timeout=wait_s):
+            self.get_logger().error(f"no start move: no joint states within {wait_s} s")
+            return False
+        moved = self._pose_move(solution.joints_rad, "start", Trigger.Response())
+        log = self.get_logger().info if moved.success else self.get_logger().error
+        log(f"{moved.message} (EE at {position_m} m, gripper down)")
+        return moved.success
 
     def _pose_move(self, goal_rad: np.ndarray, name: str, response: Trigger.Response):
         with self.lock:

@@ -144,6 +144,8 @@ def declare_parameters(node: Node, params: Sequence[Param]) -> dict[str, Any]:
         except Exception as err:  # rclpy raises several types for a wrongly typed override
             problems.append(f"{param.name}: {err}")
             continue
+        if value is None and isinstance(param.default, list):
+            value = []  # `name:=[]` arrives unset: ROS cannot type an empty list
         problem = param.check(value) if param.check else None
         if problem:
             problems.append(f"{param.name}={value!r} {problem}")

@@ -6,7 +6,13 @@ and :meth:`ChunkExecutor.tick` every ``ExecutorConfig.period_s``, and publishes 
 """
 
 from vlm2vla_policy.robot.bridge_state import GRIPPER_DOWN, KinematicEEState, bridge_rpy
-from vlm2vla_policy.robot.description import BRIDGE_NEUTRAL_JOINTS_RAD, WX250S, RobotDescription
+from vlm2vla_policy.robot.description import (
+    BRIDGE_NEUTRAL_JOINTS_RAD,
+    BRIDGE_START_POSITION_M,
+    WX250S,
+    RobotDescription,
+)
+from vlm2vla_policy.robot.effort_guard import EffortGuard, EffortGuardConfig
 from vlm2vla_policy.robot.executor import ChunkExecutor, ExecutorConfig, PeriodCommand
 from vlm2vla_policy.robot.gripper import (
     GripperCommand,
@@ -23,12 +29,15 @@ from vlm2vla_policy.robot.workspace import WorkspaceBounds
 
 __all__ = [
     "BRIDGE_NEUTRAL_JOINTS_RAD",
+    "BRIDGE_START_POSITION_M",
     "GRIPPER_DOWN",
     "WX250S",
     "ArmKinematics",
     "ChunkExecutor",
     "ControlOutcome",
     "ControlStatus",
+    "EffortGuard",
+    "EffortGuardConfig",
     "ExecutorConfig",
     "GripperCommand",
     "GripperConfig",

@@ -127,5 +127,12 @@ WX250S = RobotDescription(
     finger_closed_m=0.015,
 )
 
-# Bridge's neutral arm pose (gripper down above the table), rad, in WX250S.joint_names order.
+# Bridge's neutral arm pose (gripper down above the table), rad, in WX250S.joint_names order:
+# bridge_data_robot's NEUTRAL_JOINT_STATE (widowx_controller.py), where its reset moves the arm.
 BRIDGE_NEUTRAL_JOINTS_RAD = (-0.1319, -0.7624, 0.4449, -0.0199, 1.7564, -0.1595)
+
+# Where a Bridge evaluation episode starts: from the neutral pose, the EE moves to this position
+# (base frame, m) with the gripper straight down (Octo's and bridge_data_robot's WidowX evaluation
+# scripts: initial_eep = [0.3, 0.0, 0.15], no rotation; docs/facts.md §3). A start move solves
+# it seeded with BRIDGE_NEUTRAL_JOINTS_RAD, so it lands on the same IK branch as Bridge's.
+BRIDGE_START_POSITION_M = (0.3, 0.0, 0.15)

@@ -16,6 +16,7 @@ class ControlStatus(enum.Enum):
     JOINT_LIMIT = "joint_limit"  # stop: the next command would leave a joint's position range
     VELOCITY_LIMIT = "velocity_limit"  # stop: the next command would move a joint too fast
     STALE_JOINT_STATES = "stale_joint_states"  # stop: no fresh joint measurement
+    EFFORT_LIMIT = "effort_limit"  # stop: a joint's measured effort stayed above its limit
     INVALID_INPUT = "invalid_input"  # stop/reject: malformed chunk or joint measurement
     ESTOPPED = "estopped"  # stop: emergency stop latched; nothing moves until released
     CANCELLED = "cancelled"  # stop: the chunk was cancelled by the caller

@@ -1,11 +1,13 @@
 """fake_xs_driver: a minimal stand-in for the Interbotix ``xs_sdk`` driver, for tests.
 
 Speaks the driver interface of a wx250s under the ``robot_name`` namespace: publishes
-``joint_states`` (arm joints in rad, fingers in m) at ``rate_hz``, applies ``JointGroupCommand``
-("arm") instantly, moves the fingers under a PWM (sign = direction) or position gripper command,
-and serves ``get_robot_info``, ``set_operating_modes``, ``set_motor_registers``,
-``get_motor_registers`` and ``torque_enable``. No physics: for control-loop tests only; the
-MuJoCo simulator (vlm2vla_sim) is the realistic stand-in.
+``joint_states`` (arm joints in rad, fingers in m, efforts in mA: zeros, or ``effort_ma`` on the
+arm joint ``effort_joint`` once ``effort_after_commands`` arm commands came, to play an arm pushing
+against something) at ``rate_hz``, applies ``JointGroupCommand`` ("arm") instantly, moves the
+fingers under a PWM (sign = direction) or position gripper command, and serves
+``get_robot_info``, ``set_operating_modes``, ``set_motor_registers``, ``get_motor_registers`` and
+``torque_enable``. No physics: for control-loop tests only; the MuJoCo simulator (vlm2vla_sim) is
+the realistic stand-in.
 """
 
 import sys
@@ -28,6 +30,9 @@ PARAMS = (
     Param("rate_hz", 50.0, "joint_states publishing rate, Hz", positive),
     Param("initial_joints", list(BRIDGE_NEUTRAL_JOINTS_RAD), "arm joints at start, rad"),
     Param("gripper_mode", "pwm", "how to read gripper commands: pwm or position"),
+    Param("effort_joint", "", "arm joint whose effort is effort_ma; empty: every effort is 0"),
+    Param("effort_ma", 0.0, "effort reported for effort_joint, mA"),
+    Param("effort_after_commands", 0, "arm commands before effort_joint reports effort_ma"),
 )
 
 
@@ -41,6 +46,10 @@ class FakeDriver(Node):
         self.finger_m = WX250S.finger_open_m
         self.pwm = 0.0
         self.gripper_mode = p["gripper_mode"]
+        self.effort_joint = p["effort_joint"]
+        self.effort_ma = p["effort_ma"]
+        self.effort_after_commands = p["effort_after_commands"]
+        self.arm_commands = 0
         self.registers: dict[str, int] = {}
         ns = "/" + p["robot_name"]
         self.pub = self.create_publisher(JointState, f"{ns}/joint_states", RELIABLE)
@@ -59,6 +68,7 @@ class FakeDriver(Node):
     def on_group(self, msg: JointGroupCommand) -> None:
         if msg.name == "arm" and len(msg.cmd) == WX250S.num_joints:
             self.joints = np.array(msg.cmd, dtype=float)
+            self.arm_commands += 1
 
     def on_single(self, msg: JointSingleCommand) -> None:
         if msg.name != "gripper":
@@ -78,6 +88,9 @@ class FakeDriver(Node):
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.name = [*WX250S.joint_names, "gripper", "left_finger", "right_finger"]
         msg.position = [*map(float, self.joints), 0.0, self.finger_m, -self.finger_m]
+        msg.effort = [0.0] * len(msg.name)
+        if self.effort_joint in msg.name and self.arm_commands >= self.effort_after_commands:
+            msg.effort[msg.name.index(self.effort_joint)] = self.effort_ma
         self.pub.publish(msg)
 
     def on_info(self, request: RobotInfo.Request, response: RobotInfo.Response):
