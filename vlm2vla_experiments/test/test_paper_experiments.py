@@ -331,3 +331,40 @@ def test_forgetting_smoke_runs_end_to_end(tmp_path, torch_one_thread):
         assert run["task"]["samples"] == 2
         assert run["retention"]["perplexity"]["estimate"] > 0
     assert (tmp_path / "forgetting.json").is_file()
+
+
+# --- plans -----------------------------------------------------------------------------------
+
+
+def test_both_plan_styles_label_the_same_chunks():
+    from vlm2vla_experiments.paper.plans import PlansConfig, style_samples
+    from vlm2vla_policy.language import PlanConfig, parse_plan
+
+    config = PlansConfig(train_episodes=2, eval_episodes=1)
+    free, vocabulary = (style_samples(config, style)[0] for style in ("free", "vocabulary"))
+    assert [s.answer for s in free if s.stage == "chunk"] == [
+        s.answer for s in vocabulary if s.stage == "chunk"
+    ]
+    chunks = [s.steps for s in free if s.stage == "chunk"]
+    free_plans = [s.answer for s in free if s.stage == "plan"]
+    vocabulary_plans = [s.answer for s in vocabulary if s.stage == "plan"]
+    assert len(free_plans) == len(vocabulary_plans) == len(chunks) > 0
+    assert any(" cm" in plan for plan in free_plans)  # sizes in words
+    for words, canonical in zip(free_plans, vocabulary_plans, strict=True):
+        vocab = parse_plan(canonical, PlanConfig(style="vocabulary"))
+        assert parse_plan(words).directions == vocab.directions and words != canonical
+
+
+@pytest.mark.slow
+def test_plans_smoke_runs_end_to_end(tmp_path, torch_one_thread):
+    from vlm2vla_experiments.paper.plans import markdown_table, run_plans, smoke_config
+
+    results = run_plans(smoke_config("tiny"), tmp_path, progress=False)
+    assert set(results["styles"]) == {"free", "vocabulary"}
+    for run in results["styles"].values():
+        assert run["fit"]["steps"] == 2
+        assert run["plan"]["samples"] == run["chunk"]["samples"] == 2
+        assert 0.0 <= run["plan"]["direction_agreement"] <= 1.0
+    table = markdown_table(results)
+    assert table.count("\n| free |") + table.count("\n| vocabulary |") == 2
+    assert (tmp_path / "plans.json").is_file()

@@ -16,6 +16,7 @@ from vlm2vla_policy.language import (
     ChunkFormat,
     LanguageConfig,
     LanguageFormatError,
+    PlanConfig,
     Stage,
     chunk_grammar,
     decode_chunk,
@@ -45,14 +46,16 @@ steps_strategy = st.lists(
 )
 
 
-def _canonical(stage: Stage, text: str, fmt: ChunkFormat | None = None) -> bool:
+def _canonical(
+    stage: Stage, text: str, fmt: ChunkFormat | None = None, plan: PlanConfig | None = None
+) -> bool:
     """Whether the stage's reader accepts ``text`` and its writer gives it back unchanged."""
     fmt = fmt or ChunkFormat()
     try:
         if stage is Stage.CHUNK:
             return encode_chunk(decode_chunk(text, fmt), fmt) == text
         if stage is Stage.PLAN:
-            return format_plan(parse_plan(text)) == text
+            return format_plan(parse_plan(text, plan)) == text
         if stage is Stage.SUBTASKS:
             return format_subtasks(parse_subtasks(text)) == text
         if stage is Stage.VERIFICATION:
@@ -125,17 +128,13 @@ MALFORMED = {
     ],
     Stage.PLAN: [
         "",
-        "Move down",
-        "move down.",
-        "move  down",
-        "move left and right",
-        "move down and move left",
-        "move down and down",
-        "close the gripper and move down",
-        "move",
-        "stay still and close the gripper",
-        "move diagonally",
-        "open gripper",
+        " move down",
+        "move down ",
+        "move down\nand left",
+        "move down\tand left",
+        "move\x00down",
+        "move \uff11 cm down",
+        "x" * 161,
     ],
     Stage.SUBTASKS: [
         "",
@@ -155,6 +154,23 @@ MALFORMED = {
 }
 
 
+MALFORMED_VOCABULARY_PLANS = [
+    "",
+    "Move down",
+    "move down.",
+    "move  down",
+    "move left and right",
+    "move down and move left",
+    "move down and down",
+    "close the gripper and move down",
+    "move",
+    "stay still and close the gripper",
+    "move diagonally",
+    "open gripper",
+]
+VOCABULARY = PlanConfig(style="vocabulary")
+
+
 @pytest.mark.parametrize("stage", list(Stage))
 def test_grammars_reject_the_malformed_corpus(stage):
     grammar = grammar_for(stage)
@@ -162,6 +178,25 @@ def test_grammars_reject_the_malformed_corpus(stage):
         assert not grammar.accepts(text), text
         assert not re.fullmatch(grammar.regex, text, flags=re.DOTALL), text
         assert not _canonical(stage, text), text
+
+
+def test_the_vocabulary_plan_grammar_rejects_its_malformed_corpus():
+    grammar = grammar_for(Stage.PLAN, LanguageConfig(plan=VOCABULARY))
+    for text in MALFORMED_VOCABULARY_PLANS:
+        assert not grammar.accepts(text), text
+        assert not re.fullmatch(grammar.regex, text, flags=re.DOTALL), text
+        assert not _canonical(Stage.PLAN, text, plan=VOCABULARY), text
+    rng = random.Random(5)
+    for _ in range(200):
+        text = grammar.sample(rng, stop_probability=0.2)
+        assert _canonical(Stage.PLAN, text, plan=VOCABULARY), text
+
+
+def test_free_plans_are_bounded_plain_text():
+    grammar = grammar_for(Stage.PLAN)
+    paper = "lift the pepper up to clear the stove knobs, then move forward and slightly right"
+    assert grammar.accepts(paper) and _canonical(Stage.PLAN, paper)
+    assert grammar.accepts("x" * 160) and not grammar.accepts("x" * 161)
 
 
 def test_grammar_accepts_exactly_the_canonical_texts_near_canonical_ones():

@@ -81,7 +81,7 @@ def test_prompts_normalise_their_inputs_like_the_answers():
     )
     assert "Instruction: Put the lid on the pot\n" in text
     assert "Current subtask: grasp the lid\n" in text
-    assert "Motion plan: move down\n" in text
+    assert "Motion plan: Move DOWN.\n" in text  # a free plan keeps its words, as its answer does
     assert "centimetres" in text and "+x" in text
 
 

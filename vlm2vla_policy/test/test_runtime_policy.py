@@ -11,6 +11,7 @@ from vlm2vla_policy.language import (
     ActionStep,
     LanguageConfig,
     MotionPlan,
+    PlanConfig,
     Stage,
     Verdict,
     grammar_for,
@@ -175,7 +176,8 @@ class _ScriptedBackend:
 
 def test_a_retry_that_succeeds_is_counted_and_timed(camera_image):
     backend = _ScriptedBackend(["Sure! Here you go", "move up and slightly left"])
-    runner = StageRunner(backend, LanguageConfig(), max_retries=2)
+    vocabulary = LanguageConfig(plan=PlanConfig(style="vocabulary"))  # a free plan never fails
+    runner = StageRunner(backend, vocabulary, max_retries=2)
     prompt = ChatPrompt(
         messages=({"role": "user", "content": [{"type": "image"}]},),
         images=(as_pil_image(camera_image),),
@@ -188,7 +190,7 @@ def test_a_retry_that_succeeds_is_counted_and_timed(camera_image):
     assert (timing.prefill_s, timing.decode_s, timing.overhead_s) == pytest.approx(
         (0.2, 0.4, 0.0), rel=1e-12, abs=1e-12
     )
-    assert backend.requests[0].grammar is grammar_for(Stage.PLAN)
+    assert backend.requests[0].grammar is grammar_for(Stage.PLAN, vocabulary)
     assert runner.stats()["plan"].retries == 1
 
 

@@ -219,7 +219,7 @@ def test_teacher_retries_a_bad_answer_then_validates_caches_and_counts(teacher, 
     segments = labeler.label(episode)
 
     assert [s.subtask for s in segments] == ["grasp the carrot", "place the carrot on the plate"]
-    assert segments[0].motion_plan == "move down and slightly forward"
+    assert segments[0].motion_plan == "Move down, then slightly forward"  # its own words, kept
     assert len(teacher.requests) == 2 and len(sleeps) == 1
     first = teacher.requests[0]
     assert first["model"] == "fake-vlm" and first["response_format"] == {"type": "json_object"}

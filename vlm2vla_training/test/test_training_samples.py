@@ -84,7 +84,9 @@ def test_verification_positives_and_negatives(episode):
 
 def test_window_stride_adds_mid_subtask_samples_and_direction_follows_y(episode):
     segments = [Segment("move the cup", 0, episode.num_steps, "stay still")]
-    config = SampleConfig(stages=("chunk", "direction"), window_stride_steps=5)
+    config = SampleConfig(
+        stages=("chunk", "direction"), window_stride_steps=5, use_label_plans=False
+    )
     samples = SampleBuilder(config).build(episode, segments, episode_rng(0, "ep"))
     starts = [s.frames[0] for s in _by_stage(samples, "chunk")]
     assert starts == [0, 5, 10]

@@ -189,6 +189,7 @@ def _build(store: EpisodeStore, out_dir: Path, config: BuildConfig, progress: bo
         "rows_built_this_run": built_rows,
         "examples_per_s": round(built_rows / elapsed, 1) if elapsed > 0 else 0.0,
         "dropped": dict(builder.dropped),
+        "labeled_plans": dict(builder.plan_checks),  # agreement with their chunks
     }
     write_build_info(out_dir, config.samples.language, config.to_dict(), splits, counts)
     report.write(out_dir / "build_report.json")

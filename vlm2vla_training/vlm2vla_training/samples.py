@@ -38,17 +38,18 @@ from vlm2vla_policy.language import (
     check_plan,
     chunk_deltas,
     chunk_example,
+    describe_steps,
     direction_example,
     direction_from_displacement,
     make_chunk_codec,
     parse_plan,
     plan_example,
-    plan_from_steps,
     subtasks_example,
     verification_example,
 )
 from vlm2vla_policy.settings import nonempty, section, setting, validate
 from vlm2vla_training.episode import Episode, EpisodeError
+from vlm2vla_training.relabel.instruction import UNKNOWN_OBJECT, parse_instruction
 from vlm2vla_training.relabel.segments import Segment, validate_segments
 
 ALL_STAGES: tuple[str, ...] = tuple(stage.value for stage in Stage)
@@ -77,8 +78,14 @@ class SampleConfig:
     # check_plan decides whether a labeled plan agrees with the chunk.
     use_label_plans: bool = setting(
         True,
-        "take a segment's labeled motion plan for its first window when it parses and agrees "
-        "with the chunk (else, and for later windows, the plan is written from the chunk)",
+        "take a segment's labeled motion plan (its words, kept as written) for its first window "
+        "(later windows, and segments without a readable label, get a plan written from the "
+        "chunk in the language's plan style)",
+    )
+    drop_disagreeing_plans: bool = setting(
+        True,
+        "label-quality filter: drop the plan and chunk samples of a window whose labeled plan "
+        "disagrees with its chunk (counted; false keeps them, flagged in the sample info)",
     )
 
     def __post_init__(self) -> None:
@@ -111,6 +118,8 @@ class SampleBuilder:
     config: SampleConfig = field(default_factory=SampleConfig)
     # Reason -> samples dropped (e.g. a chunk step beyond the text format's bounds).
     dropped: Counter[str] = field(default_factory=Counter)
+    # Labeled plans checked against their chunk: "agrees", "disagrees", "unreadable".
+    plan_checks: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self.codec: ChunkCodec = make_chunk_codec(self.config.language.chunk)
@@ -156,16 +165,28 @@ class SampleBuilder:
 
     def _plan(
         self, segment: Segment, first: bool, steps: list[ActionStep], before: float
-    ) -> tuple[MotionPlan, str]:
+    ) -> tuple[MotionPlan | None, str]:
+        """The window's plan and where it came from; None when the label-quality filter drops it.
+
+        A labeled plan is kept as written; its agreement with the chunk is counted in
+        :attr:`plan_checks`, never used to rewrite it.
+        """
         plan_config = self.config.language.plan
         if first and self.config.use_label_plans:
             try:
                 labeled = parse_plan(segment.motion_plan, plan_config)
             except LanguageFormatError:
-                labeled = None
-            if labeled is not None and check_plan(labeled, steps, before, plan_config).agrees:
-                return labeled, "label"
-        return plan_from_steps(steps, before, plan_config), "data"
+                self.plan_checks["unreadable"] += 1
+            else:
+                if check_plan(labeled, steps, before, plan_config).agrees:
+                    self.plan_checks["agrees"] += 1
+                    return labeled, "label"
+                self.plan_checks["disagrees"] += 1
+                if self.config.drop_disagreeing_plans:
+                    self.dropped["labeled plan disagrees with its chunk"] += 1
+                    return None, "label"
+                return labeled, "label, disagrees with the chunk"
+        return describe_steps(steps, before, plan_config, _aim(segment.subtask)), "data"
 
     def _window(self, episode: Episode, segment: Segment, index: int, start: int) -> list[Sample]:
         """Plan, chunk and direction samples of the window [start, segment end)."""
@@ -174,6 +195,8 @@ class SampleBuilder:
         steps = [m.step for m in merged[: language.chunk.max_steps]]
         before = self._gripper_before(episode, start)
         plan, plan_source = self._plan(segment, start == segment.start_step, steps, before)
+        if plan is None:
+            return []
         info = {"segment": index, "plan_source": plan_source, "chunk_steps": len(steps)}
         instruction, subtask, stages = episode.instruction, segment.subtask, self.config.stages
         examples: list[tuple[PromptAnswer, dict[str, Any]]] = []
@@ -225,3 +248,9 @@ class SampleBuilder:
                     )
                     samples.append(Sample(episode.episode_id, frames, example, info))
         return samples
+
+
+def _aim(subtask: str) -> str:
+    """What a subtask's motion goes toward: its target, else its object ("" when unknown)."""
+    task = parse_instruction(subtask)
+    return task.target or ("" if task.object == UNKNOWN_OBJECT else task.object)

@@ -1,4 +1,4 @@
-"""``vlm2vla-experiment likelihood|forgetting``: the paper's small-scale experiments."""
+"""``vlm2vla-experiment likelihood|forgetting|plans``: the paper's small-scale experiments."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ forgetting: a text-only version of the chunk task trained four ways (LoRA or ful
   language or AT) with the same budget (16 steps of 4 chunks); general text perplexity and
   multiple-choice accuracy before and after (retention = after / before), and task accuracy on
   held-out chunks. About 20-35 min on 2 CPU cores.
+plans: the text-only plan and chunk tasks trained with LoRA once per plan style (free words, the
+  paper's, versus the closed 15-phrase vocabulary) with the same budget; plan parse rate and
+  direction agreement, chunk L1 error on held-out episodes.
 
 Results (JSON, Markdown table, PNG) go to --out. --write-docs also puts the table into
 docs/experiments.md (between its generated-block markers) and the figure into docs/figures/.
@@ -26,6 +29,7 @@ examples:
   vlm2vla-experiment likelihood --out /tmp/exp/likelihood --write-docs
   vlm2vla-experiment likelihood --num-chunks 20 --model tiny --out /tmp/exp/lk
   vlm2vla-experiment forgetting --out /tmp/exp/forgetting --write-docs
+  vlm2vla-experiment plans --out /tmp/exp/plans --write-docs
 """
 
 
@@ -53,6 +57,15 @@ def _common(parser: argparse.ArgumentParser, default_out: str) -> None:
     )
 
 
+def _profile(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--profile",
+        choices=("full", "smoke"),
+        default="full",
+        help="full: the documented budget; smoke: a few steps on a tiny set (minutes)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``vlm2vla-experiment`` and its two experiments."""
     parser = argparse.ArgumentParser(
@@ -71,12 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     forgetting = kinds.add_parser("forgetting", help="general-text retention after fine-tuning")
     _common(forgetting, "artifacts/experiments/forgetting")
-    forgetting.add_argument(
-        "--profile",
-        choices=("full", "smoke"),
-        default="full",
-        help="full: the documented budget; smoke: a few steps on a tiny set (minutes)",
-    )
+    _profile(forgetting)
     forgetting.add_argument(
         "--runs",
         nargs="+",
@@ -84,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RUN",
         help="only these runs (lora-language lora-at full-language full-at)",
     )
+    plans = kinds.add_parser("plans", help="free-form vs vocabulary motion plans")
+    _common(plans, "artifacts/experiments/plans")
+    _profile(plans)
     return parser
 
 
@@ -100,6 +111,10 @@ def run(args: argparse.Namespace) -> list[str]:
         hf_logging.disable_progress_bar()
     if args.experiment == "likelihood":
         return _likelihood(args)
+    if args.experiment == "plans":
+        from vlm2vla_experiments.paper.plans import run_plans_command
+
+        return run_plans_command(args, _command_line())
     return _forgetting(args)
 
 

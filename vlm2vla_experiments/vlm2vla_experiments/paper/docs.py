@@ -56,3 +56,18 @@ def publish_figure(figure: Path, doc_path: Path, name: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(figure, target)
     return target.relative_to(doc_path.parent)
+
+
+def publish_tables(
+    out: Path, name: str, tables: str, doc_path: Path | None, command: str
+) -> list[str]:
+    """Write ``tables`` to ``out/<name>.md`` and, with ``doc_path``, into its block ``name``.
+
+    Returns the summary lines an experiment command prints (the tables, where the results are).
+    """
+    (out / f"{name}.md").write_text(tables + "\n")
+    lines = [tables, "", f"results: {out / f'{name}.json'}"]
+    if doc_path:
+        write_block(doc_path, name, f"Command: `{command}`\n\n{tables}")
+        lines.append(f"docs: {doc_path} (block '{name}')")
+    return lines

@@ -43,6 +43,7 @@ import dataclasses
 import json
 import math
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,7 +163,7 @@ def dataset_row(sample: TextChunkSample) -> dict[str, Any]:
     answer = {"role": "assistant", "content": [{"type": "text", "text": sample.answer}]}
     return {
         "episode_id": sample.episode_id,
-        "stage": "chunk",
+        "stage": sample.stage,
         "frames": [sample.step],
         "messages": [*sample.messages, answer],
         "images": [],
@@ -172,9 +173,15 @@ def dataset_row(sample: TextChunkSample) -> dict[str, Any]:
 
 
 def write_text_dataset(
-    directory: Path, train: Sequence[TextChunkSample], held_out: Sequence[TextChunkSample]
+    directory: Path,
+    train: Sequence[TextChunkSample],
+    held_out: Sequence[TextChunkSample],
+    language: Any = None,
 ) -> Path:
-    """Write the samples as ``vlm2vla-train build`` would (dataset/ and build_info.json)."""
+    """Write the samples as ``vlm2vla-train build`` would (dataset/ and build_info.json).
+
+    ``language`` is the samples' LanguageConfig (default: the default one).
+    """
     from datasets import Dataset, DatasetDict
 
     from vlm2vla_policy.language import LanguageConfig
@@ -190,10 +197,10 @@ def write_text_dataset(
     DatasetDict(parts).save_to_disk(str(directory / DATASET_DIR))
     write_build_info(
         directory,
-        LanguageConfig(),
+        language or LanguageConfig(),
         {"text_only": True},
         {n: sorted({s.episode_id for s in samples}) for n, samples in splits.items()},
-        {name: {"chunk": len(samples)} for name, samples in splits.items()},
+        {name: dict(Counter(s.stage for s in samples)) for name, samples in splits.items()},
     )
     return directory
 
@@ -484,9 +491,4 @@ def run_forgetting_command(args: Any, command_line: str) -> list[str]:
         config = dataclasses.replace(config, runs=tuple(args.runs))
     results = run_forgetting(config, args.out, progress=not args.quiet)
     tables = markdown_tables(results)
-    (args.out / "forgetting.md").write_text(tables + "\n")
-    lines = [tables, "", f"results: {args.out / 'forgetting.json'}"]
-    if args.write_docs:
-        docs.write_block(args.write_docs, "forgetting", f"Command: `{command_line}`\n\n{tables}")
-        lines.append(f"docs: {args.write_docs} (block 'forgetting')")
-    return lines
+    return docs.publish_tables(args.out, "forgetting", tables, args.write_docs, command_line)

@@ -22,13 +22,15 @@ from typing import Any
 
 import numpy as np
 
-from vlm2vla_policy.language import ActionStep, decode_chunk
+from vlm2vla_policy.language import ActionStep, LanguageConfig, PlanConfig, decode_chunk
+from vlm2vla_policy.language.config import PLAN_STYLES
 from vlm2vla_policy.language.plan import AXIS_WORDS
 from vlm2vla_training import synthetic
 from vlm2vla_training.dataset_build import episode_rng
 from vlm2vla_training.episode import Episode, EpisodeError
 from vlm2vla_training.frames import ArrayFrames
 from vlm2vla_training.relabel import HeuristicLabeler
+from vlm2vla_training.relabel.heuristic import HeuristicConfig
 from vlm2vla_training.relabel.instruction import parse_instruction
 from vlm2vla_training.samples import SampleBuilder, SampleConfig
 
@@ -47,10 +49,19 @@ class TextTaskConfig:
     steps_per_episode: int = 30
     # A chunk window every k steps inside each subtask (0: one per subtask, at its start).
     window_stride_steps: int = 3
+    # Style of the motion plans in prompts and plan answers (PlanConfig.style: free, vocabulary).
+    plan_style: str = "free"
 
     def __post_init__(self) -> None:
         if self.steps_per_episode < 10 or self.window_stride_steps < 0:
             raise ValueError("steps_per_episode must be >= 10 and window_stride_steps >= 0")
+        if self.plan_style not in PLAN_STYLES:
+            raise ValueError(f"plan_style must be one of {PLAN_STYLES}, got {self.plan_style!r}")
+
+    @property
+    def language(self) -> LanguageConfig:
+        """The text format of the task's samples (the default one, in this plan style)."""
+        return LanguageConfig(plan=PlanConfig(style=self.plan_style))
 
 
 @dataclass(frozen=True)
@@ -77,10 +88,13 @@ class TextChunkSample:
     step: int
     # User message without image parts (scene description + the language module's prompt).
     messages: list[Message]
-    # Canonical chunk text in the language encoding (centimetres), as the language module wrote it.
+    # The answer as the language module wrote it: the chunk text (centimetres) or the plan.
     answer: str
-    # The chunk's steps as read back from ``answer`` (metres, base frame, gripper 0/1).
+    # The chunk's steps as read back from ``answer`` (metres, base frame, gripper 0/1); empty for
+    # a plan sample.
     steps: tuple[ActionStep, ...]
+    # The stage: "chunk" or "plan".
+    stage: str = "chunk"
 
     @property
     def prompt_text(self) -> str:
@@ -191,12 +205,17 @@ def synthetic_episodes(config: TextTaskConfig) -> Iterator[Episode]:
         index += 1
 
 
-def episode_samples(episode: Episode, config: TextTaskConfig) -> list[TextChunkSample]:
-    """The text-only chunk samples of one episode, in order."""
+def episode_samples(
+    episode: Episode, config: TextTaskConfig, stages: tuple[str, ...] = ("chunk",)
+) -> list[TextChunkSample]:
+    """The text-only samples of one episode for ``stages`` ("chunk", "plan"), in order."""
+    language = config.language
     builder = SampleBuilder(
-        SampleConfig(stages=("chunk",), window_stride_steps=config.window_stride_steps)
+        SampleConfig(
+            language=language, stages=stages, window_stride_steps=config.window_stride_steps
+        )
     )
-    segments = HeuristicLabeler().label(episode)
+    segments = HeuristicLabeler(HeuristicConfig(plan=language.plan)).label(episode)
     layout = scene_layout(episode)
     samples = []
     for sample in builder.build(episode, segments, episode_rng(config.seed, episode.episode_id)):
@@ -208,16 +227,20 @@ def episode_samples(episode: Episode, config: TextTaskConfig) -> list[TextChunkS
                 step=step,
                 messages=text_only_messages(sample.example.messages, scene),
                 answer=sample.example.answer,
-                steps=tuple(decode_chunk(sample.example.answer)),
+                steps=tuple(decode_chunk(sample.example.answer)) if sample.stage == "chunk" else (),
+                stage=sample.stage,
             )
         )
     return samples
 
 
 def text_chunk_samples(
-    config: TextTaskConfig, num_samples: int | None = None, num_episodes: int | None = None
+    config: TextTaskConfig,
+    num_samples: int | None = None,
+    num_episodes: int | None = None,
+    stages: tuple[str, ...] = ("chunk",),
 ) -> list[TextChunkSample]:
-    """Samples of the first episodes of the stream.
+    """Samples of ``stages`` of the first episodes of the stream.
 
     Either the first ``num_samples`` samples or all samples of the first ``num_episodes``
     episodes (give exactly one of the two).
@@ -228,7 +251,7 @@ def text_chunk_samples(
     for index, episode in enumerate(synthetic_episodes(config)):
         if num_episodes is not None and index >= num_episodes:
             break
-        samples.extend(episode_samples(episode, config))
+        samples.extend(episode_samples(episode, config, stages))
         if num_samples is not None and len(samples) >= num_samples:
             return samples[:num_samples]
     return samples

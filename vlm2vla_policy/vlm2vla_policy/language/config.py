@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vlm2vla_policy.language.errors import ConfigError, ErrorKind
-from vlm2vla_policy.language.version import FORMAT_VERSION
+from vlm2vla_policy.language.version import FORMAT_VERSION, FREE_PLANS_SINCE
 from vlm2vla_policy.settings import from_dict, require, section, setting, validate
 
 ENCODINGS: tuple[str, ...] = ("text", "at")
@@ -99,10 +99,29 @@ class ChunkingConfig:
         validate(self, _error)
 
 
+PLAN_STYLES: tuple[str, ...] = ("free", "vocabulary")
+"""Motion plan styles: ``free`` (plain text in the writer's own words, the paper's) or
+``vocabulary`` (the 15 fixed phrases of :data:`~vlm2vla_policy.language.plan.PLAN_PHRASES`)."""
+
+
 @dataclass(frozen=True)
 class PlanConfig:
-    """How a displacement becomes a motion plan phrase and how a plan is checked."""
+    """How a plan is written (its style), how a displacement becomes one, how it is checked."""
 
+    style: str = setting(
+        "free",
+        "free: bounded plain text in the writer's own words (printable ASCII, one line; the "
+        "paper's); vocabulary: only the 15 fixed phrases joined by ' and '",
+        choices=PLAN_STYLES,
+    )
+    max_chars: int = setting(
+        160,
+        "free style: longest plan (the grammar stops the model there; the plan stage's "
+        "max_new_tokens bounds its tokens)",
+        unit="characters",
+        low=8,
+        high=1000,
+    )
     dead_zone_m: float = setting(
         0.01, "axes that moved less than this (absolute) are not named in a plan", unit="m",
         above=0.0,
@@ -194,5 +213,9 @@ class LanguageConfig:
             raise _error(f"expected a dict, got {type(data).__name__}")
         data = dict(data)
         if "format_version" in data:
-            check_format_version(data.pop("format_version"))
+            version = check_format_version(data.pop("format_version"))
+            if version < FREE_PLANS_SINCE:
+                plan = dict(data.get("plan") or {})
+                plan.setdefault("style", "vocabulary")  # the only plans version 1 had
+                data["plan"] = plan
         return from_dict(cls, data, _error)

@@ -142,7 +142,8 @@ def path_preservation(
     1 means the label keeps the whole path; a back-and-forth merged into one step lowers it.
     Returns 1.0 for an episode that does not move.
     """
-    raw = _as_array(deltas)[:, :3]
-    raw_length = float(np.linalg.norm(raw, axis=1).sum())
+    # Both lengths with math.hypot: np.linalg.norm loses precision on subnormal steps (1e-160 m
+    # gave a ratio of 1.00003 for a single unmerged step).
+    raw_length = sum(math.hypot(*row) for row in _as_array(deltas)[:, :3].tolist())
     merged_length = sum(math.hypot(*m.step[:3]) for m in merged)
     return merged_length / raw_length if raw_length > 0 else 1.0

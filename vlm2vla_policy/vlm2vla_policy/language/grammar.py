@@ -6,8 +6,9 @@ it accepts is read by the stage's reader (and written back unchanged by the writ
 * chunk: ``[[dx, dy, dz, g], ...]`` with 1..``max_steps`` steps, each translation in
   ``[-max_abs_cm, max_abs_cm]`` with exactly ``decimals`` decimals, no leading zeros, no ``-0.0``,
   gripper ``0``/``1``; in AT mode the replaced symbols are the table's token texts;
-* plan: ``move <term>[ and <term>]*[ and (open|close) the gripper]`` with distinct axes, or a
-  gripper phrase alone, or ``stay still``;
+* plan, free style: one line of printable ASCII, 1 to ``max_chars`` characters, no space at
+  either end; vocabulary style: ``move <term>[ and <term>]*[ and (open|close) the gripper]`` with
+  distinct axes, or a gripper phrase alone, or ``stay still``;
 * subtasks: ``1. words\n2. words ...`` up to ``max_subtasks`` lines, words ``[a-z0-9]+``;
 * verification: ``yes`` or ``no``, optionally ``, words``;
 * direction: ``left``, ``right`` or ``none``.
@@ -35,9 +36,10 @@ from vlm2vla_policy.decoding.automaton import (
 )
 from vlm2vla_policy.language.at_encoding import AtTable
 from vlm2vla_policy.language.chunk import max_scaled
-from vlm2vla_policy.language.config import ChunkFormat, LanguageConfig, SubtaskConfig
+from vlm2vla_policy.language.config import ChunkFormat, LanguageConfig, PlanConfig, SubtaskConfig
 from vlm2vla_policy.language.direction import DIRECTION_WORDS
 from vlm2vla_policy.language.errors import ConfigError, ErrorKind
+from vlm2vla_policy.language.free_plan import FREE_PLAN_CHARS
 from vlm2vla_policy.language.plan import (
     AXIS_WORDS,
     JOINER,
@@ -161,9 +163,16 @@ def chunk_grammar(fmt: ChunkFormat | None = None, at_table: AtTable | None = Non
     )
 
 
-@functools.lru_cache(maxsize=1)
-def plan_grammar() -> Grammar:
-    """Grammar of canonical motion plans (see :mod:`~vlm2vla_policy.language.plan`)."""
+@functools.lru_cache(maxsize=8)
+def plan_grammar(config: PlanConfig | None = None) -> Grammar:
+    """Grammar of motion plans in ``config.style`` (see :mod:`~vlm2vla_policy.language.plan`)."""
+    config = config or PlanConfig()
+    if config.style == "free":
+        inner = [char for char in FREE_PLAN_CHARS if char != " "]
+        body = opt(
+            seq(repeat(one_of(list(FREE_PLAN_CHARS)), 0, config.max_chars - 2), one_of(inner))
+        )
+        return _make(Stage.PLAN.value, seq(one_of(inner), body))
 
     def term(axis: int) -> Pattern:
         return seq(opt(SLIGHT_WORD + " "), alt(*AXIS_WORDS[axis]))
@@ -222,7 +231,7 @@ def grammar_for(
     if stage is Stage.CHUNK:
         return chunk_grammar(config.chunk, at_table)
     if stage is Stage.PLAN:
-        return plan_grammar()
+        return plan_grammar(config.plan)
     if stage is Stage.SUBTASKS:
         return subtasks_grammar(config.subtasks)
     if stage is Stage.VERIFICATION:

@@ -1,9 +1,13 @@
-"""Motion plans: short directional phrases relative to the robot base.
+"""Motion plans: directions relative to the robot base, in one of two styles.
 
-An example from the paper: ``"move down and slightly forward"``.
+An example from the paper: ``"lift the pepper vertically (+dz) to clear the stove knobs, then
+move forward and slightly right"``. Frame: the robot base frame, +x forward, +y left, +z up;
+displacements in metres.
 
-Frame: the robot base frame, +x forward, +y left, +z up; displacements in metres. The vocabulary
-is small and fixed (:data:`PLAN_PHRASES`). The canonical plan is
+``PlanConfig.style`` picks the style. ``free`` (the default, the paper's): bounded plain text in
+the writer's own words, read by :mod:`~vlm2vla_policy.language.free_plan` (its directions are the
+ones it mentions; the words are kept as written). ``vocabulary``: the small fixed vocabulary
+:data:`PLAN_PHRASES`, whose canonical plan is
 
 * ``"move " + " and ".join(direction terms)`` optionally followed by
   ``" and open the gripper"`` / ``" and close the gripper"``, where a direction term is
@@ -11,10 +15,11 @@ is small and fixed (:data:`PLAN_PHRASES`). The canonical plan is
 * ``"open the gripper"`` / ``"close the gripper"`` alone; or
 * ``"stay still"``.
 
-:func:`plan_from_displacement` writes plan targets from data (axes ordered by how far they moved,
-largest first), :func:`parse_plan` reads a model's plan back (tolerant of case, punctuation,
-commas, "then", synonyms such as "backwards" or "a little") and :func:`check_plan` compares a plan
-with the chunk that followed it (direction agreement).
+:func:`plan_from_displacement` and :func:`plan_from_steps` give the canonical plan of data (axes
+ordered by how far they moved, largest first), :func:`describe_steps` the plan of data in the
+configured style, :func:`parse_plan` reads a model's plan back (vocabulary: tolerant of case,
+punctuation, commas, "then", synonyms such as "backwards" or "a little") and :func:`check_plan`
+compares a plan with the chunk that followed it (direction agreement).
 """
 
 from __future__ import annotations
@@ -28,6 +33,12 @@ from dataclasses import dataclass
 from vlm2vla_policy.language.chunk import GRIPPER_CLOSED, GRIPPER_OPEN
 from vlm2vla_policy.language.config import PlanConfig
 from vlm2vla_policy.language.errors import ErrorKind, PlanParseError
+from vlm2vla_policy.language.free_plan import (
+    DIRECTION_SYNONYMS,
+    clean_free_plan,
+    describe,
+    mentions,
+)
 
 AXIS_NAMES: tuple[str, str, str] = ("x", "y", "z")
 """Base-frame axes in order."""
@@ -110,6 +121,12 @@ class MotionPlan:
     moves: tuple[AxisMove, ...] = ()
     # Gripper change named by the plan, if any.
     gripper: GripperAction | None = None
+    # Free style: the plan's own words (empty: the canonical vocabulary text).
+    wording: str = ""
+    # Free style: axes the plan names both ways (a back-and-forth); not checked against a chunk.
+    mixed_axes: tuple[int, ...] = ()
+    # Free style: the plan both opens and closes the gripper; its change is not checked.
+    mixed_gripper: bool = False
 
     @property
     def directions(self) -> tuple[int, int, int]:
@@ -121,7 +138,7 @@ class MotionPlan:
 
     @property
     def text(self) -> str:
-        """Canonical text; see :func:`format_plan`."""
+        """The plan's words, or its canonical text; see :func:`format_plan`."""
         return format_plan(self)
 
 
@@ -136,11 +153,14 @@ class PlanCheck:
 
 
 def format_plan(plan: MotionPlan) -> str:
-    """Canonical text of ``plan``, e.g. ``"move down and slightly forward and close the gripper"``.
+    """Text of ``plan``: its wording (free style), else its canonical text.
 
-    Raises :class:`PlanParseError` (``CONFLICT``) when the plan names an axis twice or a move has
-    a sign other than +1/-1.
+    The canonical text reads e.g. ``"move down and slightly forward and close the gripper"``.
+    Raises :class:`PlanParseError` (``CONFLICT``) when a plan without wording names an axis twice
+    or a move has a sign other than +1/-1.
     """
+    if plan.wording:
+        return plan.wording
     axes = [move.axis for move in plan.moves]
     if len(set(axes)) != len(axes) or not all(a in (0, 1, 2) for a in axes):
         raise PlanParseError(
@@ -211,26 +231,6 @@ def plan_from_steps(
 
 
 _SPLIT = re.compile(r"\s*(?:,|;|\band then\b|\bthen\b|\band\b|\bwhile\b)\s*")
-_DIRECTION_SYNONYMS = {
-    "forward": (0, 1),
-    "forwards": (0, 1),
-    "ahead": (0, 1),
-    "backward": (0, -1),
-    "backwards": (0, -1),
-    "back": (0, -1),
-    "left": (1, 1),
-    "leftward": (1, 1),
-    "leftwards": (1, 1),
-    "right": (1, -1),
-    "rightward": (1, -1),
-    "rightwards": (1, -1),
-    "up": (2, 1),
-    "upward": (2, 1),
-    "upwards": (2, 1),
-    "down": (2, -1),
-    "downward": (2, -1),
-    "downwards": (2, -1),
-}
 _DIRECTION = re.compile(
     r"^(?:(?:move|moves|moving|go|goes)\s+)?(?:the\s+(?:gripper|arm)\s+)?"
     r"(?P<pre>slightly\s+|a\s+little\s+|a\s+bit\s+)?(?P<dir>[a-z]+)"
@@ -242,15 +242,20 @@ _CLEAN = re.compile(r"[*_`\"]+")
 
 
 def parse_plan(text: str, config: PlanConfig | None = None) -> MotionPlan:
-    """Read a motion plan written by a model or by :func:`format_plan`.
+    """Read a motion plan written by a model or by :func:`format_plan`, in ``config.style``.
 
-    Tolerates case, Markdown emphasis, quotes, a trailing period, a short label such as
+    Free style: any bounded line of plain text (see
+    :func:`~vlm2vla_policy.language.free_plan.clean_free_plan` for what is refused); the plan
+    keeps the words and takes its directions from what they mention. Vocabulary style: tolerates
+    case, Markdown emphasis, quotes, a trailing period, a short label such as
     ``"Plan:"``, commas/``then`` as separators and a few synonyms. Raises
     :class:`PlanParseError` (and nothing else): ``EMPTY`` for no text, ``UNKNOWN_PHRASE`` for a
     part outside the vocabulary, ``CONFLICT`` for opposite directions on one axis, both gripper
     actions, or "stay still" with a motion, ``PREAMBLE_TOO_LONG`` for a long label.
     """
     config = config or PlanConfig()
+    if config.style == "free":
+        return _free_plan(clean_free_plan(text, config))
     if not isinstance(text, str):
         raise PlanParseError(ErrorKind.NOT_TEXT, f"expected a str, got {type(text).__name__}")
     body = _CLEAN.sub(" ", text).strip().lower()
@@ -274,8 +279,8 @@ def parse_plan(text: str, config: PlanConfig | None = None) -> MotionPlan:
     for raw_part in parts:
         part = " ".join(raw_part.split())
         direction = _DIRECTION.match(part)
-        if direction is not None and direction.group("dir") in _DIRECTION_SYNONYMS:
-            axis, sign = _DIRECTION_SYNONYMS[direction.group("dir")]
+        if direction is not None and direction.group("dir") in DIRECTION_SYNONYMS:
+            axis, sign = DIRECTION_SYNONYMS[direction.group("dir")]
             slight = bool(direction.group("pre") or direction.group("post"))
             previous = moves.get(axis)
             if previous is not None and previous.sign != sign:
@@ -315,6 +320,41 @@ def parse_plan(text: str, config: PlanConfig | None = None) -> MotionPlan:
     )
 
 
+def _free_plan(words: str) -> MotionPlan:
+    """The plan of free-style ``words``: the directions they mention, in order, and the words."""
+    said = mentions(words)
+    moves = tuple(
+        AxisMove(axis, next(iter(signs)), axis in said.slight)
+        for axis, signs in said.signs.items()
+        if len(signs) == 1
+    )
+    gripper = GripperAction(next(iter(said.gripper))) if len(said.gripper) == 1 else None
+    mixed = tuple(axis for axis, signs in said.signs.items() if len(signs) > 1)
+    return MotionPlan(moves, gripper, words, mixed, len(said.gripper) > 1)
+
+
+def describe_steps(
+    steps: Sequence[Sequence[float]],
+    gripper_before: float | None = None,
+    config: PlanConfig | None = None,
+    target: str = "",
+) -> MotionPlan:
+    """The plan of a chunk in ``config.style``: canonical (vocabulary) or described in words.
+
+    ``steps`` are ``[dx_m, dy_m, dz_m, gripper]`` (metres, base frame); ``target`` (free style),
+    e.g. "the red block", names what the motion goes toward. The free plan names each moving axis
+    with its size in centimetres and the gripper change (see
+    :func:`~vlm2vla_policy.language.free_plan.describe`).
+    """
+    config = config or PlanConfig()
+    canonical = plan_from_steps(steps, gripper_before, config)
+    if config.style != "free":
+        return canonical
+    displacement = [sum(float(step[axis]) for step in steps) for axis in range(3)]
+    gripper = canonical.gripper.value if canonical.gripper else None
+    return parse_plan(describe(displacement, gripper, config, target), config)
+
+
 def check_plan(
     plan: MotionPlan,
     steps: Sequence[Sequence[float]],
@@ -333,6 +373,8 @@ def check_plan(
     actual = [sum(float(step[axis]) for step in steps) for axis in range(3)]
     problems = []
     for axis, planned in enumerate(plan.directions):
+        if axis in plan.mixed_axes:
+            continue
         moved = actual[axis]
         if planned != 0 and (moved * planned <= 0 or abs(moved) < config.dead_zone_m):
             problems.append(
@@ -345,7 +387,7 @@ def check_plan(
                 f"the chunk moves {moved * 100:+.1f} cm {word}, which the plan does not name"
             )
     expected = plan_from_steps(steps, gripper_before, config).gripper if steps else None
-    if expected != plan.gripper:
+    if expected != plan.gripper and not plan.mixed_gripper:
         said = plan.gripper.phrase if plan.gripper else "no gripper change"
         did = expected.phrase if expected else "no gripper change"
         problems.append(f"the plan says {said!r} but the chunk does {did!r}")

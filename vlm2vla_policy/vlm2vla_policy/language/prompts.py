@@ -137,7 +137,8 @@ def plan_prompt(instruction: str, subtask: str) -> list[Message]:
 def chunk_prompt(instruction: str, subtask: str, plan: MotionPlan | str) -> list[Message]:
     """Prompt for the action chunk that carries out ``plan``, with the current image.
 
-    A plan given as text is parsed and rewritten canonically (raises PlanParseError if invalid).
+    A plan given as text is read as a free plan and kept as written (PlanParseError when it is not
+    one bounded line of plain text; a vocabulary plan is such a line).
     """
     text = TEMPLATES[Stage.CHUNK].format(
         instruction=_clean(instruction, "instruction"),

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from vlm2vla_policy.language.errors import ErrorKind, FormatVersionError
 
-FORMAT_VERSION: int = 1
+FORMAT_VERSION: int = 2
 """Version of every prompt and answer format defined in :mod:`vlm2vla_policy.language`."""
 
-SUPPORTED_FORMAT_VERSIONS: tuple[int, ...] = (1,)
+SUPPORTED_FORMAT_VERSIONS: tuple[int, ...] = (1, 2)
 """Versions this library can read and write."""
+
+FREE_PLANS_SINCE: int = 2
+"""First version with free-form plans (``PlanConfig.style``); version 1 had vocabulary plans
+only, so a version-1 language config without a plan style reads as ``vocabulary``."""
 
 
 def check_format_version(found: object) -> int:

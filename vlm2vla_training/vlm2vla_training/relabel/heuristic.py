@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vlm2vla_policy.language import PlanConfig, format_plan, normalize_subtask, plan_from_steps
+from vlm2vla_policy.language import PlanConfig, describe_steps, format_plan, normalize_subtask
 from vlm2vla_training.episode import Episode
-from vlm2vla_training.relabel.instruction import TaskPhrase, parse_instruction
+from vlm2vla_training.relabel.instruction import UNKNOWN_OBJECT, TaskPhrase, parse_instruction
 from vlm2vla_training.relabel.segments import Segment, validate_segments
 
 # Relations after which "move X to Y" reads naturally; others are kept ("to the left of").
@@ -45,7 +45,7 @@ class HeuristicConfig:
     # When the gripper closes again after a release, the release subtask lasts this many steps
     # and the rest, up to the next grasp, belongs to that grasp.
     release_steps: int = 2
-    # Thresholds of the motion plans written for each segment (metres).
+    # Style and thresholds (metres) of the motion plans written for each segment.
     plan: PlanConfig = field(default_factory=PlanConfig)
 
     def __post_init__(self) -> None:
@@ -109,28 +109,34 @@ def label_episode(episode: Episode, config: HeuristicConfig | None = None) -> li
         "move": move_phrase(task),
         "release": release_phrase(task),
     }
+    known = "" if task.object == UNKNOWN_OBJECT else task.object
+    targets = {"grasp": known, "move": task.target, "release": task.target}
     pieces = _boundaries(gripper, config.release_steps)
     if all(kind != "move" for _, _, kind in pieces):
         whole = normalize_subtask(episode.instruction) or texts["grasp"]
         pieces, texts = [(0, episode.num_steps, "whole")], {"whole": whole}
     segments = [
-        segment_with_plan(episode, texts[kind], start, end, config.plan)
+        segment_with_plan(
+            episode, texts[kind], start, end, config.plan, target=targets.get(kind) or ""
+        )
         for start, end, kind in pieces
     ]
     return validate_segments(segments, episode.num_steps)
 
 
 def segment_with_plan(
-    episode: Episode, subtask: str, start: int, end: int, config: PlanConfig
+    episode: Episode, subtask: str, start: int, end: int, config: PlanConfig, *, target: str = ""
 ) -> Segment:
     """The segment of steps ``start .. end - 1`` with a plan of its displacement and gripper change.
 
-    The plan describes the summed displacement; the gripper before is the previous step's command.
+    The plan (in ``config.style``) describes the summed displacement, toward ``target`` (the
+    subtask's object, e.g. "the carrot", when known); the gripper before is the previous step's
+    command.
     """
     gripper = episode.actions[:, 6]
     steps = np.concatenate([episode.actions[start:end, :3], gripper[start:end, None]], axis=1)
     before = float(gripper[start - 1]) if start > 0 else float(gripper[start])
-    plan = plan_from_steps(steps.tolist(), gripper_before=before, config=config)
+    plan = describe_steps(steps.tolist(), before, config, target)
     return Segment(subtask, start, end, format_plan(plan))
 
 

@@ -37,6 +37,10 @@ _ENDERS = ("with", "using", "by", "so that")
 _TRAILING = re.compile(r"\s+\b(up|down|it|them|over|away)$")
 
 
+UNKNOWN_OBJECT = "the object"
+"""The object of an instruction this parser cannot read."""
+
+
 @dataclass(frozen=True)
 class TaskPhrase:
     """What an instruction is about."""
@@ -104,7 +108,7 @@ def parse_instruction(instruction: str) -> TaskPhrase:
     text = _normalise(instruction)
     verb = next((v for v in VERBS if text == v or text.startswith(v + " ")), "")
     rest = text[len(verb) :].strip()
-    object_phrase = _noun_phrase(_until_next(rest)) or "the object"
+    object_phrase = _noun_phrase(_until_next(rest)) or UNKNOWN_OBJECT
     target = _find(rest, TARGET_RELATIONS)
     target_phrase = relation = ""
     if target is not None:

@@ -30,6 +30,7 @@ import numpy as np
 
 from vlm2vla_policy.language import (
     LanguageFormatError,
+    PlanConfig,
     SubtaskConfig,
     format_plan,
     normalize_subtask,
@@ -92,6 +93,8 @@ class TeacherConfig:
     input_usd_per_mtok: float = 0.0
     # Price of answer tokens, USD per million.
     output_usd_per_mtok: float = 0.0
+    # Style (free: its own words; vocabulary: the fixed phrases) and length of the plans asked.
+    plan: PlanConfig = field(default_factory=PlanConfig)
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1 or self.max_frames < 1 or self.max_subtasks < 1:
@@ -210,7 +213,9 @@ class ChatClient:
         )
 
 
-def parse_answer(text: str, num_steps: int, max_subtasks: int) -> list[Segment]:
+def parse_answer(
+    text: str, num_steps: int, max_subtasks: int, plan_config: PlanConfig | None = None
+) -> list[Segment]:
     """Segments from the teacher's JSON answer, normalised and validated.
 
     Accepts a Markdown code fence and text around the object. Subtasks are normalised to the
@@ -233,7 +238,7 @@ def parse_answer(text: str, num_steps: int, max_subtasks: int) -> list[Segment]:
     for number, segment in enumerate(segments, start=1):
         subtask = normalize_subtask(segment.subtask) if isinstance(segment.subtask, str) else ""
         try:
-            plan = format_plan(parse_plan(segment.motion_plan))
+            plan = format_plan(parse_plan(segment.motion_plan, plan_config))
         except LanguageFormatError as exc:
             raise SegmentError(f"segment {number} motion_plan: {exc}") from None
         cleaned.append(replace(segment, subtask=subtask, motion_plan=plan))
@@ -280,7 +285,12 @@ class TeacherLabeler:
             for i in sample_frame_indices(len(episode.frames), self.config.max_frames)
         ]
         return teacher_messages(
-            episode.instruction, frames, episode.actions, episode.fps, self.config.max_subtasks
+            episode.instruction,
+            frames,
+            episode.actions,
+            episode.fps,
+            self.config.max_subtasks,
+            plan=self.config.plan,
         )
 
     def label(self, episode: Episode) -> list[Segment]:
@@ -315,7 +325,9 @@ class TeacherLabeler:
             self.usage.prompt_tokens += answer.prompt_tokens
             self.usage.completion_tokens += answer.completion_tokens
             try:
-                segments = parse_answer(answer.content, episode.num_steps, self.config.max_subtasks)
+                segments = parse_answer(
+                    answer.content, episode.num_steps, self.config.max_subtasks, self.config.plan
+                )
             except SegmentError as exc:
                 self.usage.invalid_answers += 1
                 last_error = f"invalid answer: {exc}"

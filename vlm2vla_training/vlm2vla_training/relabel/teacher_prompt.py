@@ -2,8 +2,10 @@
 
 This prompt is read by the teacher model, never by the trained policy, so it lives here rather
 than in :mod:`vlm2vla_policy.language` (which owns every string the policy reads or writes and has
-no place for teacher prompts); it still takes the plan vocabulary from there, so the plans the
-teacher writes parse with the policy's plan reader. Bump :data:`TEACHER_PROMPT_VERSION` when the
+no place for teacher prompts); it still takes the plan style, length and vocabulary from there,
+so the plans the teacher writes parse with the policy's plan reader. In the free style (the
+default) the teacher describes the motion in its own words; in the vocabulary style it may use
+only the fixed phrases. Bump :data:`TEACHER_PROMPT_VERSION` when the
 wording changes: cached teacher answers are keyed by the whole request, so they are then redone.
 
 Messages use the OpenAI chat format with images as ``data:image/jpeg;base64,...`` URLs.
@@ -16,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from vlm2vla_policy.language import CM_PER_M, PLAN_PHRASES
+from vlm2vla_policy.language import CM_PER_M, PLAN_PHRASES, PlanConfig
 
-TEACHER_PROMPT_VERSION = 1
+TEACHER_PROMPT_VERSION = 2
 """Version of the wording below."""
 
 SYSTEM = (
@@ -49,12 +51,23 @@ Split the episode into the consecutive subtasks the robot performs, in order (fo
 starts where the previous one ends;
 - "end_step": the frame where it is complete, greater than start_step; the last subtask ends at \
 {num_steps};
-- "motion_plan": how the gripper moves during the subtask, relative to the robot base, made only \
-of these phrases joined by " and ": {phrases}. Name the largest motion first and use "slightly" \
-for small ones.
+- "motion_plan": {plan_rule}
 
 Use between 1 and {max_subtasks} subtasks. Answer with one JSON object and nothing else:
 {{"segments": [{{"subtask": "...", "start_step": 0, "end_step": 5, "motion_plan": "..."}}, ...]}}"""
+
+_FREE_PLAN_RULE = (
+    "how the gripper moves during the subtask, in your own words, relative to the robot base: "
+    "forward or backward, left or right, up or down. Name the largest motion first, say "
+    '"slightly" for small ones, say when the gripper opens or closes, and why a motion is made '
+    'when it helps, e.g. "lift the pepper up to clear the stove knobs, then move forward and '
+    'slightly right". One line of plain text, at most {max_chars} characters.'
+)
+_VOCABULARY_PLAN_RULE = (
+    "how the gripper moves during the subtask, relative to the robot base, made only of these "
+    'phrases joined by " and ": {phrases}. Name the largest motion first and use "slightly" for '
+    "small ones."
+)
 
 _FEEDBACK = (
     "Your answer could not be used: {error}. Answer again with only the corrected JSON object."
@@ -89,12 +102,20 @@ def teacher_messages(
     actions: np.ndarray,
     fps: float,
     max_subtasks: int,
+    *,
+    plan: PlanConfig | None = None,
 ) -> list[dict[str, Any]]:
     """Chat messages asking the teacher to segment one episode.
 
     ``frames`` are (frame index, image data URL) pairs, ``actions`` the episode's (T, 7) actions
-    (metres, base frame), ``fps`` its control rate.
+    (metres, base frame), ``fps`` its control rate; ``plan`` the style and length of the motion
+    plans asked for.
     """
+    plan = plan or PlanConfig()
+    if plan.style == "free":
+        plan_rule = _FREE_PLAN_RULE.format(max_chars=plan.max_chars)
+    else:
+        plan_rule = _VOCABULARY_PLAN_RULE.format(phrases=", ".join(f'"{p}"' for p in PLAN_PHRASES))
     content: list[dict[str, Any]] = []
     for index, url in frames:
         content.append({"type": "text", "text": f"Frame {index}:"})
@@ -110,7 +131,7 @@ def teacher_messages(
                 fps=fps,
                 axes=AXES,
                 log=displacement_log(actions),
-                phrases=", ".join(f'"{p}"' for p in PLAN_PHRASES),
+                plan_rule=plan_rule,
                 max_subtasks=max_subtasks,
             ),
         }
