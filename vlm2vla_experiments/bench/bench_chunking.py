@@ -5,10 +5,11 @@
 
 Path preservation is the summed length of the merged chunk steps over the summed length of the
 raw motion (1 = the label keeps the whole path; a back-and-forth merged into one step lowers it).
-Two sources: the sim's scripted expert (actions recomputed from reached end-effector states, as
-``vlm2vla-train convert`` does with a recording) and the synthetic Bridge-like trajectories of
-the training tests. Each episode is merged both ways; the table gives medians and the 10th
-percentile, and the steps per episode.
+Three sources: the sim's scripted expert (actions recomputed from reached end-effector states, as
+``vlm2vla-train convert`` does with a recording), the synthetic Bridge-like trajectories of the
+training tests, and those same trajectories with one operator correction each (an overshoot of
+1-3 cm and its way back, as teleoperated episodes have). Each episode is merged both ways; the
+table gives the median, 10th percentile and minimum, and the steps per episode.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from vlm2vla_training.episode import recompute_actions
 from vlm2vla_training.synthetic import SyntheticConfig, make_trajectory
 
 RULES = {"paper": ChunkingConfig(keep_reversals=False), "keep_reversals": ChunkingConfig()}
+SOURCES = ("sim expert", "synthetic Bridge-like", "synthetic with a correction")
 
 
 def sim_actions(episodes: int, seed: int) -> list[np.ndarray]:
@@ -58,6 +60,27 @@ def synthetic_actions(count: int, seed: int) -> list[np.ndarray]:
     return out
 
 
+def corrected_actions(count: int, seed: int) -> list[np.ndarray]:
+    """Synthetic actions with one operator correction each: an overshoot and its way back.
+
+    Teleoperated Bridge episodes hold such corrections; the scripted sources above do not. At a
+    random step, the arm goes 1-3 cm further along a random axis in 0.5 cm steps, then comes back
+    the same way (gripper unchanged); the rest of the episode is untouched.
+    """
+    rng = np.random.default_rng(seed + 1)
+    out = []
+    for actions in synthetic_actions(count, seed):
+        at = int(rng.integers(1, len(actions) - 1))
+        axis, sign = int(rng.integers(0, 3)), rng.choice((-1.0, 1.0))
+        steps = int(rng.integers(2, 7))  # 2-6 steps of 0.5 cm: 1-3 cm out and back
+        detour = np.zeros((2 * steps, actions.shape[1]))
+        detour[:, 6] = actions[at, 6]
+        detour[:steps, axis] = sign * 0.005
+        detour[steps:, axis] = -sign * 0.005
+        out.append(np.concatenate([actions[:at], detour, actions[at:]]))
+    return out
+
+
 def measure(actions: list[np.ndarray]) -> dict[str, dict[str, float]]:
     """Per rule: median and 10th percentile of path preservation, median steps per episode."""
     result = {}
@@ -67,6 +90,7 @@ def measure(actions: list[np.ndarray]) -> dict[str, dict[str, float]]:
         result[name] = {
             "median": statistics.median(kept),
             "p10": float(np.percentile(kept, 10)),
+            "min": min(kept),
             "steps_median": statistics.median(steps),
         }
     return result
@@ -83,15 +107,17 @@ def main() -> None:
     results: dict[str, Any] = {
         "sim expert": measure(sim_actions(args.sim_episodes, args.seed)),
         "synthetic Bridge-like": measure(synthetic_actions(args.synthetic, args.seed)),
+        "synthetic with a correction": measure(corrected_actions(args.synthetic, args.seed)),
         "load_average": os.getloadavg(),
         "counts": {"sim": args.sim_episodes, "synthetic": args.synthetic},
     }
-    print(f"{'data':24} {'rule':15} {'median':>7} {'p10':>7} {'steps':>6}")
-    for source in ("sim expert", "synthetic Bridge-like"):
+    print("| data | rule | median | 10th percentile | min | steps (median) |")
+    print("|---|---|---:|---:|---:|---:|")
+    for source in SOURCES:
         for rule, row in results[source].items():
             print(
-                f"{source:24} {rule:15} {row['median']:7.3f} {row['p10']:7.3f} "
-                f"{row['steps_median']:6.0f}"
+                f"| {source} | {rule} | {row['median']:.3f} | {row['p10']:.3f} | "
+                f"{row['min']:.3f} | {row['steps_median']:.0f} |"
             )
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
