@@ -42,6 +42,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -141,15 +142,16 @@ def prepare_base(model: str, directory: Path) -> Path:
     """The base model as a Gemma-3 image-text checkpoint in ``directory`` (kept between runs).
 
     fit trains image-text checkpoints; the 270M text weights get a tiny random vision tower that
-    text-only prompts never use (:func:`~vlm2vla_policy.testing.tiny_gemma3.save_gemma3_270m_vlm`).
+    text-only prompts never use (:func:`~vlm2vla_policy.testing.tiny_gemma3.save_gemma3_270m_vlm`,
+    from its disk cache).
     """
-    from vlm2vla_policy.testing.tiny_gemma3 import save_gemma3_270m_vlm, save_tiny_gemma3
+    from vlm2vla_policy.testing.tiny_gemma3 import cached_gemma3_270m_vlm, save_tiny_gemma3
 
     if (directory / "config.json").is_file():
         return directory
     partial = directory.with_name(f".partial-{directory.name}")
     if model == "gemma3-270m":
-        save_gemma3_270m_vlm(partial)
+        shutil.copytree(cached_gemma3_270m_vlm(), partial)  # converted once per machine
     elif model == "tiny":
         save_tiny_gemma3(partial)
     else:
