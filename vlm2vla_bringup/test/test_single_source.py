@@ -5,6 +5,7 @@
 - No command-line module gives an option a literal default (derived options take theirs from
   the dataclass; hand-written ones have none).
 - The packaged parameter file holds overrides only: no entry equals its parameter's default.
+- A launch argument passed on to a node parameter of the same name has that parameter's default.
 """
 
 import ast
@@ -88,6 +89,26 @@ def test_the_parameter_file_holds_overrides_only():
             if value == declared[name].default:
                 restated.append(f"{node}.{name}")
     assert not restated, f"{config}: delete the entries equal to the default: {restated}"
+
+
+@pytest.mark.parametrize("graph", ["robot", "sim", "replay"])
+def test_launch_arguments_take_their_node_parameter_defaults(graph):
+    from vlm2vla_bringup.graph import GRAPHS, NodeSpec, resolve_args
+
+    arguments, build = GRAPHS[graph]
+    args = resolve_args(arguments, {"bag": "/tmp/x.mcap"} if graph == "replay" else {})
+    checked = 0
+    for spec in build(args, "/share"):
+        if not isinstance(spec, NodeSpec) or spec.name not in NODE_PARAMS:
+            continue
+        declared = _params(spec.name)
+        for name, value in spec.parameters.items():
+            if name in declared and args.get(name) == value:
+                default = declared[name].default
+                expected = str(default).lower() if isinstance(default, bool) else str(default)
+                checked += 1
+                assert value == expected, f"{graph}: {name}:={value} restates {spec.name}'s {name}"
+    assert checked >= 1
 
 
 def test_command_line_errors_name_the_flag(tmp_path, capsys):

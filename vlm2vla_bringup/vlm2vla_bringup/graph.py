@@ -6,8 +6,12 @@ launch arguments and turn the ``NodeSpec``/``ProcessSpec`` list into ``launch_ro
 ``--ros-args`` command lines launch_ros would build, where ``ros2 launch`` is not installed.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+from vlm2vla_policy.nodes.controller_config import PARAMS as CONTROLLER_PARAMS
+from vlm2vla_policy.nodes.params import Param
+from vlm2vla_sim.nodes.sim_config import PARAMS as SIM_PARAMS
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,16 @@ DEFAULT_PARAMS = "vlm2vla.yaml"  # in share/vlm2vla_bringup/config
 # camera): the real robot's default camera.
 REALSENSE_COLOR_TOPIC = "/camera/camera/color/image_raw"
 # Where the simulator publishes (widowx_sim's camera_topic) and the sample bags record the camera.
-SIM_CAMERA_TOPIC = "/camera/image_raw"
+SIM_CAMERA_TOPIC = next(str(p.default) for p in SIM_PARAMS if p.name == "camera_topic")
+
+
+def _param_arg(params: Sequence[Param], name: str, description: str = "") -> LaunchArg:
+    """The launch argument that sets node parameter ``name``: its default from the node's table."""
+    row = next(p for p in params if p.name == name)
+    if isinstance(row.default, bool):
+        return LaunchArg(name, str(row.default).lower(), description or row.description,
+                         ("true", "false"))  # fmt: skip
+    return LaunchArg(name, str(row.default), description or row.description)
 
 
 def _camera_arg(default: str, source: str) -> LaunchArg:
@@ -67,14 +80,13 @@ def _camera_arg(default: str, source: str) -> LaunchArg:
 
 
 COMMON_ARGS = (
-    LaunchArg("robot_name", "wx250s", "namespace of the Interbotix driver (its robot_name)"),
+    _param_arg(CONTROLLER_PARAMS, "robot_name"),
     LaunchArg("params_file", "", "parameter YAML; empty = the packaged config/vlm2vla.yaml"),
     LaunchArg("model", "", "Gemma-3 checkpoint (local dir or HF id); empty = the YAML's"),
     LaunchArg("adapter", "", "LoRA adapter directory; empty = the YAML's"),
     LaunchArg("verifier", "", "who verifies subtasks (onboard, adapter, remote, none); empty = the "
               "YAML's"),
-    LaunchArg("dry_run", "false", "compute and publish targets, send no driver command",
-              ("true", "false")),
+    _param_arg(CONTROLLER_PARAMS, "dry_run", "compute and publish targets, send no driver command"),
     LaunchArg("log_level", "info", "log level of the stack's nodes",
               ("debug", "info", "warn", "error")),
 )  # fmt: skip
@@ -95,8 +107,8 @@ ROBOT_ARGS = (
 SIM_ARGS = (
     *COMMON_ARGS,
     _camera_arg(SIM_CAMERA_TOPIC, "the simulator publishes its camera there"),
-    LaunchArg("seed", "0", "seed of the simulated scene (object colours and poses)"),
-    LaunchArg("render_hz", "5.0", "camera frames per second published by the simulator"),
+    _param_arg(SIM_PARAMS, "seed"),
+    _param_arg(SIM_PARAMS, "render_hz"),
 )
 
 REPLAY_ARGS = (
