@@ -55,8 +55,38 @@ def test_chunks_follow_the_papers_chunking_and_plans_describe_them(episode):
         before = episode.actions[max(segment.start_step - 1, 0), 6]
         written = parse_plan(plan.example.answer)
         assert check_plan(written, [m.step for m in merged], before).agrees
-        if plan.info["plan_source"] == "data":
-            assert written == plan_from_steps([m.step for m in merged], before)
+        truth = plan_from_steps([m.step for m in merged], before)
+        assert written.directions == truth.directions and written.gripper == truth.gripper
+
+
+PAPER_PLAN = "lift the pepper up to clear the stove knobs, then move forward and slightly right"
+
+
+def test_free_plans_survive_the_sample_round_trip_and_disagreeing_labels_are_filtered(episode):
+    actions = np.zeros((6, 7))
+    actions[:, 0], actions[:, 1], actions[:, 2], actions[:, 6] = 0.01, -0.004, 0.012, 1.0
+    lifting = Episode(
+        episode_id="lift", source="test", instruction="lift the pepper", fps=5.0,
+        states=np.zeros((7, 7)), actions=actions,
+        frames=ArrayFrames(np.zeros((7, 8, 8, 3), np.uint8)),
+    )  # fmt: skip
+    builder = SampleBuilder(SampleConfig(stages=("plan", "chunk")))
+    samples = builder.build(
+        lifting, [Segment("lift the pepper", 0, 6, PAPER_PLAN)], episode_rng(0, "l")
+    )
+    plan, chunk = _by_stage(samples, "plan")[0], _by_stage(samples, "chunk")[0]
+    assert plan.example.answer == PAPER_PLAN and plan.info["plan_source"] == "label"
+    assert f"Motion plan: {PAPER_PLAN}\n" in chunk.example.messages[0]["content"][-1]["text"]
+    assert parse_plan(plan.example.answer).text == PAPER_PLAN
+    assert builder.plan_checks == {"agrees": 1}
+    wrong = [Segment("lift the pepper", 0, 6, "lower the pepper onto the stove")]
+    assert not builder.build(lifting, wrong, episode_rng(0, "l"))
+    assert builder.plan_checks["disagrees"] == 1
+    assert builder.dropped["labeled plan disagrees with its chunk"] == 1
+    keep = SampleBuilder(SampleConfig(stages=("plan",), drop_disagreeing_plans=False))
+    kept = keep.build(lifting, wrong, episode_rng(0, "l"))
+    assert kept[0].example.answer == "lower the pepper onto the stove"
+    assert kept[0].info["plan_source"] == "label, disagrees with the chunk"
 
 
 def test_verification_positives_and_negatives(episode):
