@@ -12,7 +12,9 @@ episodes, the image replaced by a scene description), once per plan style with o
   close the gripper".
 
 Everything else is equal: episodes, chunk windows, chunk texts, seeds, steps. Held-out episodes
-are decoded greedily, unconstrained (:func:`vlm2vla_training.evaluation.evaluate`): the plan
+are decoded greedily under each stage's grammar, as the policy decodes
+(:func:`vlm2vla_training.evaluation.evaluate`; at this budget the model has not yet learned to
+stop, and unconstrained answers run past their end and parse as nothing): the plan
 stage gives the parse rate and direction agreement of the predicted plan (per axis with the true
 plan, and :func:`~vlm2vla_policy.language.check_plan` of the predicted plan against the true
 chunk), the chunk stage (prompted with the true plan) the chunk L1 error in centimetres.
@@ -57,13 +59,14 @@ class PlansConfig:
     train_episodes: int = 8
     eval_episodes: int = 2
     # Optimizer steps and samples per step (plan and chunk samples mixed).
-    steps: int = 24
+    steps: int = 40
     batch_size: int = 4
     learning_rate: float = 5e-4
     warmup_steps: int = 2
-    # Held-out samples decoded per stage, and the token budget of one answer.
-    eval_samples: int = 12
-    max_new_tokens: int = 128
+    # Held-out samples decoded per stage, and the token budget of one answer (a 160-character
+    # plan is about 40 tokens, a chunk 18 per step).
+    eval_samples: int = 8
+    max_new_tokens: int = 160
 
     def __post_init__(self) -> None:
         if not self.styles or set(self.styles) - set(PLAN_STYLES):
@@ -137,7 +140,7 @@ def run_style(config: PlansConfig, style: str, base: Path, out: Path, progress: 
             out=str(run_dir / "eval"),
             stages=STAGES,
             max_samples_per_stage=config.eval_samples,
-            constrained=False,
+            constrained=True,
             device="cpu",
             dtype="float32",
             vqa=False,
@@ -222,7 +225,8 @@ def markdown_table(results: dict[str, Any]) -> str:
         f"{config['batch_size']} (lr {config['learning_rate']:.0e}) on {first['train_samples']} "
         f"plan and chunk samples of {config['train_episodes']} episodes per style; "
         f"{config['eval_samples']} held-out samples per stage from {config['eval_episodes']} "
-        "episodes, greedy and unconstrained; the chunk stage is prompted with the true plan. "
+        "episodes, greedy, constrained by each stage's grammar; the chunk stage is prompted with "
+        "the true plan. "
         f"Seed {config['seed']}; {results['seconds'] / 60:.0f} min on "
         f"{results['environment']['torch_threads']} CPU threads.",
         "",
