@@ -84,8 +84,9 @@ class SampleConfig:
     )
     drop_disagreeing_plans: bool = setting(
         True,
-        "label-quality filter: drop the plan and chunk samples of a window whose labeled plan "
-        "disagrees with its chunk (counted; false keeps them, flagged in the sample info)",
+        "drop the plan and chunk samples of a window whose labeled plan disagrees with its chunk "
+        "(the label-quality filter, counted in the build report; false keeps them, flagged in "
+        "the sample info)",
     )
 
     def __post_init__(self) -> None:

@@ -30,8 +30,11 @@ def options() -> Options:
     return Options(
         BuildConfig,
         ("labels", "seed", "eval_fraction", "samples.stages", "samples.window_stride_steps",
-         "samples.negatives_per_positive", "samples.use_label_plans"),
-        rename={"samples.use_label_plans": "--no-label-plans"},
+         "samples.negatives_per_positive", "samples.use_label_plans",
+         "samples.drop_disagreeing_plans", "samples.language.plan.style"),
+        rename={"samples.use_label_plans": "--no-label-plans",
+                "samples.drop_disagreeing_plans": "--keep-disagreeing-plans",
+                "samples.language.plan.style": "--plan-style"},
     )  # fmt: skip
 
 
