@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
 
@@ -36,22 +36,11 @@ from vlm2vla_policy.runtime.chat import to_openai_messages, user_prompt
 from vlm2vla_policy.runtime.config import SamplingConfig
 from vlm2vla_policy.runtime.timing import Timing
 from vlm2vla_policy.serving.chat_server import ChatServer, ServeConfig
+from vlm2vla_policy.testing.http_server import serve_in_thread
 
 TOKEN_ENV = "VLM2VLA_TEST_STREAM_KEY"
 SSE = "text/event-stream"
 PLAN = grammar_for(Stage.PLAN)
-
-
-def _serve(server: HTTPServer) -> Iterator[HTTPServer]:
-    """Run ``server`` on a thread for the duration of a fixture."""
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +49,7 @@ def chat_server(tiny_gemma3_dir, tiny_lora_dir) -> Iterator[ChatServer]:
     os.environ[TOKEN_ENV] = secrets.token_hex(16)
     loaded = load_model(ModelConfig(model=str(tiny_gemma3_dir), adapter=str(tiny_lora_dir)))
     server = ChatServer(HFBackend(loaded, seed=0), ServeConfig(port=0, api_key_env=TOKEN_ENV))
-    yield from _serve(server)
+    yield from serve_in_thread(server)
     os.environ.pop(TOKEN_ENV, None)
 
 
@@ -170,7 +159,7 @@ class _EndlessBackend:
 def endless_server() -> Iterator[ChatServer]:
     """vlm2vla-serve over an endless backend, giving each request 1 s."""
     config = ServeConfig(port=0, api_key_env="", request_timeout_s=1.0)
-    yield from _serve(ChatServer(_EndlessBackend(), config))
+    yield from serve_in_thread(ChatServer(_EndlessBackend(), config))
 
 
 def test_a_client_that_leaves_stops_the_generation(endless_server, image):
@@ -244,7 +233,7 @@ def scripted() -> Iterator[tuple[str, Script]]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _ScriptedHandler)
     server.daemon_threads = True
     server.script = script  # type: ignore[attr-defined]
-    for _ in _serve(server):
+    for _ in serve_in_thread(server):
         yield f"http://127.0.0.1:{server.server_address[1]}/v1", script
 
 

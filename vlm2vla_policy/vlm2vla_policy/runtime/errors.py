@@ -27,14 +27,40 @@ class OutputParseError(PolicyRuntimeError):
     """A stage's output did not parse after every allowed attempt.
 
     ``stage`` names the stage, ``attempts`` how many generations were tried, ``raw_text`` is the
-    last output and ``cause`` the last parse error.
+    last output and ``cause`` the last parse error. ``constrained``: decoding was asked to follow
+    the grammar; ``ignored``: the request field a server ignored (see ``Completion.ignored``). The
+    advice follows from these.
     """
 
-    def __init__(self, stage: str, attempts: int, raw_text: str, cause: Exception) -> None:
+    def __init__(
+        self,
+        stage: str,
+        attempts: int,
+        raw_text: str,
+        cause: Exception,
+        *,
+        constrained: bool = False,
+        ignored: str = "",
+    ) -> None:
+        if ignored:
+            advice = (
+                f"the server ignored {ignored} (its answer is outside the grammar it was sent): "
+                "serve with one that honours it, set remote.guided_decoding to the parameter "
+                "it supports, or raise max_retries"
+            )
+        elif constrained:
+            advice = (
+                "raise max_retries or the stage's max_new_tokens, or check that the adapter was "
+                "trained with this format"
+            )
+        else:
+            advice = (
+                "raise max_retries, enable constrained decoding, or check that the adapter was "
+                "trained with this format"
+            )
         super().__init__(
             f"the {stage} output did not parse after {attempts} attempt(s): {cause}; last output "
-            f"{raw_text[:200]!r}. Raise max_retries, enable constrained decoding, or check that "
-            "the adapter was trained with this format"
+            f"{raw_text[:200]!r}; {advice}"
         )
         self.stage = stage
         self.attempts = attempts

@@ -49,6 +49,14 @@ class EncodedPrompt:
     last_image_token: int
 
 
+class StopGeneration(Exception):  # noqa: N818 (a signal, not an error)
+    """Raised by an ``on_text`` sink to end the answer as finished (e.g. at a stop string).
+
+    :meth:`GenerationEngine.generate` returns normally then, with ``finished`` true and the text
+    decoded so far; any other exception from the sink propagates.
+    """
+
+
 @dataclass(frozen=True)
 class Generation:
     """What one generation wrote and what it cost."""
@@ -154,7 +162,8 @@ class GenerationEngine:
         "base"), so a cache computed with the LoRA adapter is never reused without it. ``on_text``
         receives the answer's text piece by piece as tokens are decoded (a token that ends inside a
         multi-byte character is held back until the character is complete, at most four tokens); the
-        pieces join to the returned text exactly. An exception it raises ends the generation.
+        pieces join to the returned text exactly. An exception it raises ends the generation:
+        :class:`StopGeneration` as a finished answer, any other by propagating.
         """
         start = time.perf_counter()
         ids = prompt.input_ids[0].tolist()
@@ -195,7 +204,11 @@ class GenerationEngine:
             allowed_tokens=allowed_tokens,
             on_text=on_text,
         )
-        decoder.run(logits, sampling, self._generator)
+        stopped = False
+        try:
+            decoder.run(logits, sampling, self._generator)
+        except StopGeneration:
+            stopped = True
         self._synchronize()
         end = time.perf_counter()
         text = decoder.stream.flush()
@@ -211,7 +224,7 @@ class GenerationEngine:
             text=text,
             token_ids=tuple(decoder.written),
             timing=timing,
-            finished=decoder.finished,
+            finished=decoder.finished or stopped,
         )
 
     def _new_cache(self) -> Any:

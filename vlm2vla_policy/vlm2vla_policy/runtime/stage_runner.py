@@ -122,6 +122,8 @@ class StageRunner:
         timing = Timing()
         error: LanguageFormatError | None = None
         text = ""
+        ignored = ""
+        constrained = grammar is not None  # until a completion tells
         attempts = 0
         tries = 1 if on_text is not None else self.max_retries + 1
         for attempts in range(1, tries + 1):
@@ -136,6 +138,8 @@ class StageRunner:
                 continue
             timing = timing + completion.timing
             text = completion.text
+            ignored = completion.ignored
+            constrained = completion.constrained
             try:
                 value = parse_output(stage, text, self.language, self.at_table)
             except LanguageFormatError as exc:
@@ -151,7 +155,9 @@ class StageRunner:
                 constrained=completion.constrained,
             )
         self._count(stage, attempts, failed=True)
-        raise OutputParseError(stage.value, attempts, text, error)
+        raise OutputParseError(
+            stage.value, attempts, text, error, constrained=constrained, ignored=ignored
+        )
 
     def stats(self) -> dict[str, StageStats]:
         """Counts per stage name since creation (copies)."""

@@ -21,11 +21,17 @@ client that disconnects stops its generation at the next piece, freeing the work
 Guided decoding: a request's ``structured_outputs.regex`` (or ``guided_regex``) is honoured when
 it is the regular expression of one of this package's stage grammars (exactly what the remote
 backend sends); any other regex is refused with HTTP 400, since this server cannot constrain to it.
+
+Requests are validated by :mod:`vlm2vla_policy.serving.openai_request` (every field honoured as
+OpenAI documents it, or refused with HTTP 400 naming it; ``stop`` is cut by
+:class:`~vlm2vla_policy.serving.stop_text.StopText`); this module only maps that onto HTTP. A body
+not fully sent within ``socket_timeout_s`` gets HTTP 408.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import hmac
 import ipaddress
 import json
@@ -45,10 +51,17 @@ from vlm2vla_policy.language import AtTable, Grammar, LanguageConfig, Stage, gra
 from vlm2vla_policy.runtime.backends.base import Completion, GenerationRequest
 from vlm2vla_policy.runtime.backends.hf import HFBackend
 from vlm2vla_policy.runtime.backends.remote import DONE, TIMING_FIELD
-from vlm2vla_policy.runtime.chat import ChatFormatError, from_openai_messages
 from vlm2vla_policy.runtime.config import RemoteConfig, SamplingConfig
 from vlm2vla_policy.runtime.errors import PolicyRuntimeError, RuntimeConfigError
+from vlm2vla_policy.runtime.generation import StopGeneration
 from vlm2vla_policy.runtime.timing import Timing
+from vlm2vla_policy.serving.openai_request import (
+    ChatRequest,
+    RequestError,
+    decode_body,
+    parse_request,
+)
+from vlm2vla_policy.serving.stop_text import StopText
 from vlm2vla_policy.settings import like, nonempty, setting, validate
 
 logger = logging.getLogger("vlm2vla_serve")
@@ -97,7 +110,11 @@ class ServeConfig:
         above=0.0,
     )
     socket_timeout_s: float = setting(
-        30.0, "longest time a client may take to send its request", unit="s", above=0.0
+        30.0,
+        "longest time a client may take to send its request body (then HTTP 408), and each "
+        "header line",
+        unit="s",
+        above=0.0,
     )
 
     def __post_init__(self) -> None:
@@ -196,18 +213,17 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/") != "/v1/chat/completions":
             raise _HttpError(HTTPStatus.NOT_FOUND, f"no such path {self.path}", "not_found_error")
         self._authorize()
-        body = self._read_json()
-        request, model = self._generation_request(body)
-        stream, include_usage = _stream_options(body)
+        chat = parse_request(decode_body(self._read_body()))
+        request, model = self._generation_request(chat)
         if not self.server.slots.acquire(blocking=False):
             raise _HttpError(
                 HTTPStatus.SERVICE_UNAVAILABLE, "too many requests queued; retry later", "busy"
             )
         try:
-            if stream:
-                _ChunkStream(self, model, include_usage).run(request)
+            if chat.stream:
+                _ChunkStream(self, model, chat.include_usage, StopText(chat.stop)).run(request)
                 return None
-            completion = self._generate(request)
+            completion = self._generate(request, StopText(chat.stop))
         finally:
             self.server.slots.release()
         timing = completion.timing
@@ -224,15 +240,27 @@ class _Handler(BaseHTTPRequestHandler):
             TIMING_FIELD: timing.to_dict(),
         }
 
-    def _generate(self, request: GenerationRequest) -> Completion:
-        future = self.server.worker.submit(self.server.backend.complete, request)
+    def _generate(self, request: GenerationRequest, stop: StopText) -> Completion:
+        """Generate ``request`` on the worker; its text cut before the first stop string."""
+
+        def sink(piece: str) -> None:
+            if not stop.stopped:
+                stop.feed(piece)
+                if stop.stopped:
+                    raise StopGeneration
+
+        sink_or_none = sink if stop.stops else None
+        future = self.server.worker.submit(self.server.backend.complete, request, sink_or_none)
         try:
-            return future.result(timeout=self.server.config.request_timeout_s)
+            completion = future.result(timeout=self.server.config.request_timeout_s)
         except concurrent.futures.TimeoutError:
             future.cancel()
             raise _HttpError(
                 HTTPStatus.GATEWAY_TIMEOUT, "generation took too long", "timeout"
             ) from None
+        if not stop.stops:
+            return completion
+        return dataclasses.replace(completion, text=stop.text + stop.flush())
 
     def _authorize(self) -> None:
         if not self.server.token:
@@ -244,7 +272,8 @@ class _Handler(BaseHTTPRequestHandler):
                 HTTPStatus.UNAUTHORIZED, "missing or wrong bearer token", "authentication_error"
             )
 
-    def _read_json(self) -> dict[str, Any]:
+    def _read_body(self) -> bytes:
+        """The request body: JSON, within the size limit, fully sent within the socket timeout."""
         if "json" not in self.headers.get("Content-Type", ""):
             raise _HttpError(
                 HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send Content-Type: application/json"
@@ -253,20 +282,41 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length", ""))
         except ValueError:
             raise _HttpError(HTTPStatus.LENGTH_REQUIRED, "send a Content-Length header") from None
-        if length < 0 or length > self.server.config.max_request_bytes:
+        if length < 0:
+            raise _HttpError(HTTPStatus.BAD_REQUEST, "Content-Length must not be negative")
+        if length > self.server.config.max_request_bytes:
             self._discard(length)
             raise _HttpError(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                 f"request body of {length} bytes exceeds the limit of "
                 f"{self.server.config.max_request_bytes}; send smaller images",
             )
+        return self._read_exactly(length)
+
+    def _read_exactly(self, length: int) -> bytes:
+        """``length`` body bytes, all within ``socket_timeout_s``; HTTP 408 when they stop."""
+        deadline = time.monotonic() + self.server.config.socket_timeout_s
+        parts: list[bytes] = []
+        remaining = length
         try:
-            body = json.loads(self.rfile.read(length))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise _HttpError(HTTPStatus.BAD_REQUEST, "the body is not valid JSON") from None
-        if not isinstance(body, dict):
-            raise _HttpError(HTTPStatus.BAD_REQUEST, "the body must be a JSON object")
-        return body
+            while remaining > 0:
+                self.connection.settimeout(max(1e-3, deadline - time.monotonic()))
+                chunk = self.rfile.read1(min(remaining, 1 << 16))
+                if not chunk:
+                    break
+                parts.append(chunk)
+                remaining -= len(chunk)
+        except TimeoutError:
+            pass
+        finally:
+            self.connection.settimeout(self.server.config.socket_timeout_s)
+        if remaining > 0:
+            raise _HttpError(
+                HTTPStatus.REQUEST_TIMEOUT,
+                f"the body ended {remaining} bytes short of its Content-Length of {length} "
+                f"(nothing more within {self.server.config.socket_timeout_s} s)",
+            )
+        return b"".join(parts)
 
     def _discard(self, length: int) -> None:
         """Read and drop a refused body (up to 4x the limit) so the client sees the 413 reply.
@@ -275,48 +325,41 @@ class _Handler(BaseHTTPRequestHandler):
         reason; anything larger than the drain bound is cut off regardless.
         """
         remaining = min(length, DRAIN_FACTOR * self.server.config.max_request_bytes)
-        while remaining > 0:
-            chunk = self.rfile.read(min(remaining, 1 << 16))
-            if not chunk:
-                break
-            remaining -= len(chunk)
+        try:
+            while remaining > 0:
+                chunk = self.rfile.read1(min(remaining, 1 << 16))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+        except TimeoutError:
+            pass  # the client stopped sending: reply now
 
-    def _generation_request(self, body: dict[str, Any]) -> tuple[GenerationRequest, str]:
-        model = body.get("model", self.server.config.served_model_name)
+    def _generation_request(self, chat: ChatRequest) -> tuple[GenerationRequest, str]:
+        model = chat.model or self.server.config.served_model_name
         if model not in self.server.model_names():
             raise _HttpError(
                 HTTPStatus.NOT_FOUND,
                 f"model {model!r} is not served; choose one of {self.server.model_names()}",
                 "not_found_error",
             )
-        if body.get("n", 1) != 1:
-            raise _HttpError(HTTPStatus.BAD_REQUEST, "only n=1 is supported")
         limit = self.server.config.max_tokens_limit
-        max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or limit
-        try:
-            sampling = SamplingConfig(
-                temperature=float(body.get("temperature", 1.0)),
-                top_p=float(body.get("top_p", 1.0)),
-                max_new_tokens=min(int(max_tokens), limit),
-            )
-            prompt = from_openai_messages(body.get("messages"))
-        except (RuntimeConfigError, ChatFormatError, TypeError, ValueError) as exc:
-            raise _HttpError(HTTPStatus.BAD_REQUEST, str(exc)) from None
-        grammar = self._grammar(body)
+        sampling = SamplingConfig(
+            temperature=chat.temperature,
+            top_p=chat.top_p,
+            max_new_tokens=min(chat.max_tokens or limit, limit),
+        )
         use_adapter = model == self.server.config.served_model_name
-        return GenerationRequest(prompt, sampling, grammar, use_adapter), model
+        return GenerationRequest(chat.prompt, sampling, self._grammar(chat), use_adapter), model
 
-    def _grammar(self, body: dict[str, Any]) -> Grammar | None:
-        structured = body.get("structured_outputs")
-        regex = structured.get("regex") if isinstance(structured, dict) else None
-        regex = regex or body.get("guided_regex")
-        if regex is None:
+    def _grammar(self, chat: ChatRequest) -> Grammar | None:
+        if chat.regex is None:
             return None
-        grammar = self.server.grammars.get(regex)
+        grammar = self.server.grammars.get(chat.regex)
         if grammar is None:
-            raise _HttpError(
+            raise RequestError(
                 HTTPStatus.BAD_REQUEST,
-                "this server constrains only to the vlm2vla stage grammars "
+                chat.regex_field,
+                f"{chat.regex_field}: this server constrains only to the vlm2vla stage grammars "
                 "(vlm2vla_policy.language.grammar_for(stage).regex); got another regex",
             )
         return grammar
@@ -330,6 +373,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             status = exc.status
             payload = {"error": {"message": str(exc), "type": exc.kind, "code": int(exc.status)}}
+        except RequestError as exc:
+            status = exc.status
+            payload = {
+                "error": {
+                    "message": str(exc),
+                    "type": "invalid_request_error",
+                    "param": exc.field,
+                    "code": int(exc.status),
+                }
+            }
         except PolicyRuntimeError as exc:
             status = HTTPStatus.BAD_REQUEST
             payload = {"error": {"message": str(exc), "type": "invalid_request_error"}}
@@ -361,10 +414,11 @@ class _ChunkStream:
     ``text/event-stream``) starts with the first piece.
     """
 
-    def __init__(self, handler: _Handler, model: str, include_usage: bool) -> None:
+    def __init__(self, handler: _Handler, model: str, include_usage: bool, stop: StopText) -> None:
         self.handler = handler
         self.model = model
         self.include_usage = include_usage
+        self.stop = stop
         self.pieces: queue.Queue[str | None] = queue.Queue()
         self.gone = threading.Event()
         self.started = False
@@ -391,10 +445,20 @@ class _ChunkStream:
             future.cancel()
 
     def _sink(self, piece: str) -> None:
-        """The backend's on_text: queue ``piece``; raise once the client has gone."""
+        """The backend's on_text: queue ``piece`` up to a stop string; raise once the client left.
+
+        Raises :class:`StopGeneration` when a stop string appears (the pieces after it are not
+        queued).
+        """
         if self.gone.is_set():
             raise _ClientGoneError("the client closed the stream")
-        self.pieces.put(piece)
+        if self.stop.stopped:
+            return
+        text = self.stop.feed(piece)
+        if text:
+            self.pieces.put(text)
+        if self.stop.stopped:
+            raise StopGeneration
 
     def _relay(self, deadline: float) -> None:
         """Write each queued piece as a content event until the generation ends."""
@@ -410,6 +474,9 @@ class _ChunkStream:
             self._send(self._chunk({"content": piece}))
 
     def _finish(self, completion: Completion) -> None:
+        held = self.stop.flush()
+        if held:
+            self._send(self._chunk({"content": held}))
         self._send(self._chunk({}, _finish_reason(completion)))
         if self.include_usage:
             timing = completion.timing
@@ -461,21 +528,6 @@ class _ChunkStream:
             self.handler.wfile.flush()
         except OSError as exc:
             raise _ClientGoneError(f"the client closed the stream ({exc})") from None
-
-
-def _stream_options(body: dict[str, Any]) -> tuple[bool, bool]:
-    """Whether ``body`` asks for a stream, and for a usage chunk in it."""
-    stream = body.get("stream", False)
-    options = body.get("stream_options") or {}
-    if not isinstance(stream, bool) or not isinstance(options, dict):
-        raise _HttpError(
-            HTTPStatus.BAD_REQUEST,
-            "'stream' must be true or false and 'stream_options' an object such as "
-            '{"include_usage": true}',
-        )
-    if options and not stream:
-        raise _HttpError(HTTPStatus.BAD_REQUEST, "'stream_options' needs 'stream': true")
-    return stream, bool(options.get("include_usage", False))
 
 
 def _header(completion_id: str, model: str, kind: str) -> dict[str, Any]:

@@ -36,7 +36,7 @@ MODEL_OPTIONS = Options(
 SERVE_OPTIONS = Options(
     ServeConfig,
     ("host", "port", "served_model_name", "base_model_name", "api_key_env", "max_request_bytes",
-     "max_tokens_limit", "max_pending", "request_timeout_s"),
+     "max_tokens_limit", "max_pending", "request_timeout_s", "socket_timeout_s"),
 )  # fmt: skip
 """How the server listens and what it accepts: :class:`ServeConfig`'s settings."""
 

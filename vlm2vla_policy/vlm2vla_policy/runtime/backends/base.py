@@ -38,6 +38,9 @@ class Completion:
     constrained: bool
     # True when the model ended its answer itself (False: token budget ran out).
     finished: bool = True
+    # The request field a server ignored: it was asked to constrain with it, but its finished
+    # answer is outside the grammar ("" otherwise).
+    ignored: str = ""
 
 
 TextSink = Callable[[str], None]
@@ -45,7 +48,9 @@ TextSink = Callable[[str], None]
 
 The pieces, joined, are the completion's text. An exception raised by the sink stops the
 generation and propagates out of :meth:`Backend.complete` (how a streaming reader aborts an answer
-that turned malformed, or a stop request ends decoding early).
+that turned malformed, or a stop request ends decoding early). The in-process backend takes
+:class:`~vlm2vla_policy.runtime.generation.StopGeneration` as the answer's end instead and returns
+the text so far as a finished completion (how ``vlm2vla-serve`` implements ``stop``).
 """
 
 

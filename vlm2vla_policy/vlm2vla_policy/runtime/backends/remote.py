@@ -2,7 +2,9 @@
 
 Images travel as base64 data URLs. A request with a grammar carries its regular expression as the
 server's guided-decoding parameter (:attr:`RemoteConfig.guided_decoding`); a server that honours
-it constrains the answer, one that does not is covered by the policy's bounded retry. Requests
+it constrains the answer, one that does not is covered by the policy's bounded retry. Whether it
+honoured it is checked: a finished answer outside the grammar is reported as unconstrained, with
+the field the server ignored (:attr:`Completion.ignored`). Requests
 that must run without the LoRA adapter (on-board verification) name :attr:`RemoteConfig.base_model`
 (vLLM serves the base model under its own name beside each adapter).
 
@@ -84,11 +86,15 @@ class RemoteBackend:
         else:
             answer = self._stream("/chat/completions", body, on_text)
         wall_s = time.perf_counter() - start
+        finished = answer.finish_reason != "length"
+        # A finished answer outside the grammar shows the server ignored it (a cut one may not).
+        ignored = guided and finished and not request.grammar.accepts(answer.text)
         return Completion(
             text=answer.text,
             timing=_timing(answer.usage, answer.reported, wall_s),
-            constrained=guided,
-            finished=answer.finish_reason != "length",
+            constrained=guided and not ignored,
+            finished=finished,
+            ignored=self._guided_field() if ignored else "",
         )
 
     def models(self) -> list[str]:
@@ -116,6 +122,12 @@ class RemoteBackend:
         elif guided:
             body["guided_regex"] = request.grammar.regex
         return body
+
+    def _guided_field(self) -> str:
+        """The request field that carries the grammar (as an error message names it)."""
+        if self.config.guided_decoding == "structured_outputs":
+            return "structured_outputs.regex"
+        return "guided_regex"
 
     def _model(self, request: GenerationRequest) -> str:
         if request.use_adapter:
