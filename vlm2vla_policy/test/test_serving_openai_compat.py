@@ -170,6 +170,7 @@ MALFORMED: list[tuple[str, str, str | None]] = [
     ("deep nesting", '{"messages": [], "pad": ' + "[" * 40_000 + "]" * 40_000 + "}", None),
     ("nesting past the limit", _body(pad=json.loads("[" * 50 + "]" * 50)), None),
     ("array body", "[1, 2]", None),
+    ("lone surrogate", '{"messages": [{"role": "user", "content": "a\\ud800b"}]}', None),
 ]
 
 
@@ -178,6 +179,21 @@ def test_malformed_input_is_400(server, case, body, field):
     status, reply = _post(server, body.encode())
     assert status == 400, reply
     assert reply["error"].get("param") == field
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}],
+        [{"role": "assistant", "content": "a"}],
+        [{"role": "user", "content": "x " * 40_000}],
+    ],
+    ids=["roles that do not alternate", "no user turn", "past the context"],
+)
+def test_prompts_the_model_cannot_take_are_400(server, messages):
+    status, reply = _post(server, json.dumps({"messages": messages, "max_tokens": 2}).encode())
+    assert status == 400, reply
+    assert "chat template" in reply["error"]["message"] or "context" in reply["error"]["message"]
 
 
 def test_bodies_over_the_limit_are_413(server):

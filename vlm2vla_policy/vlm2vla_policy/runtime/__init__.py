@@ -35,6 +35,7 @@ from vlm2vla_policy.runtime.errors import (
     ModelLoadError,
     OutputParseError,
     PolicyRuntimeError,
+    PromptError,
     RemoteBackendError,
     RuntimeConfigError,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "Policy",
     "PolicyConfig",
     "PolicyRuntimeError",
+    "PromptError",
     "RemoteBackend",
     "RemoteBackendError",
     "RemoteConfig",

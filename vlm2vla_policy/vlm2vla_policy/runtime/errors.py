@@ -23,6 +23,14 @@ class ImageInputError(PolicyRuntimeError, ValueError):
     """An image is not a PIL image or an HxWx3 uint8 array, or an encoded image is unreadable."""
 
 
+class PromptError(PolicyRuntimeError, ValueError):
+    """A prompt the model cannot take.
+
+    Its chat template refuses the messages (e.g. roles that do not alternate), or the prompt and
+    the token budget exceed the model's context.
+    """
+
+
 class OutputParseError(PolicyRuntimeError):
     """A stage's output did not parse after every allowed attempt.
 

@@ -13,11 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import jinja2
 import torch
 
 from vlm2vla_policy.decoding.constrained import GrammarConstraint
 from vlm2vla_policy.runtime.chat import ChatPrompt
 from vlm2vla_policy.runtime.config import SamplingConfig
+from vlm2vla_policy.runtime.errors import PromptError
 from vlm2vla_policy.runtime.images import image_key
 from vlm2vla_policy.runtime.prefix_cache import PrefixCache
 from vlm2vla_policy.runtime.sampling import next_token
@@ -105,12 +107,21 @@ class GenerationEngine:
         self.stop_ids = _stop_ids(model, self.tokenizer)
         self.vocab_size = len(self.tokenizer)
         self._image_token_id = getattr(model.config, "image_token_id", None)
+        text_config = getattr(model.config, "text_config", model.config)
+        # Most tokens (prompt + answer) the model takes; None when its config does not say.
+        self.context_length: int | None = getattr(text_config, "max_position_embeddings", None)
 
     def encode(self, prompt: ChatPrompt) -> EncodedPrompt:
-        """Apply the chat template (with the generation prompt) and the image processor."""
-        text = self.processor.apply_chat_template(
-            list(prompt.messages), add_generation_prompt=True, tokenize=False
-        )
+        """Apply the chat template (with the generation prompt) and the image processor.
+
+        Raises :class:`PromptError` when the chat template refuses the messages.
+        """
+        try:
+            text = self.processor.apply_chat_template(
+                list(prompt.messages), add_generation_prompt=True, tokenize=False
+            )
+        except jinja2.TemplateError as exc:
+            raise PromptError(f"the model's chat template refuses these messages: {exc}") from None
         batch = self.processor(
             text=text,
             images=list(prompt.images) or None,
@@ -167,6 +178,11 @@ class GenerationEngine:
         """
         start = time.perf_counter()
         ids = prompt.input_ids[0].tolist()
+        if self.context_length and len(ids) + sampling.max_new_tokens > self.context_length:
+            raise PromptError(
+                f"the prompt's {len(ids)} tokens and max_new_tokens {sampling.max_new_tokens} "
+                f"exceed the model's context of {self.context_length} tokens"
+            )
         hit = None
         if self.prefix_cache is not None:
             hit = self.prefix_cache.lookup(

@@ -104,7 +104,10 @@ class ChatRequest:
 
 
 def decode_body(data: bytes) -> dict[str, Any]:
-    """The JSON object in ``data``; RequestError 400 for bad JSON, NaN/Infinity or deep nesting."""
+    """The JSON object in ``data``.
+
+    Raises RequestError 400 for bad JSON, NaN/Infinity, deep nesting or lone surrogates.
+    """
     try:
         body = json.loads(data, parse_constant=_refuse_constant)
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
@@ -115,8 +118,7 @@ def decode_body(data: bytes) -> dict[str, Any]:
         raise _too_deep() from None
     if not isinstance(body, dict):
         raise RequestError(HTTPStatus.BAD_REQUEST, None, "the body must be a JSON object")
-    if _depth(body) > MAX_DEPTH:
-        raise _too_deep()
+    _check_values(body)
     return body
 
 
@@ -251,17 +253,27 @@ def _prompt(messages: Any, max_images: int) -> ChatPrompt:
         raise _bad("messages", str(exc)) from None
 
 
-def _depth(value: Any) -> int:
-    """Nesting depth of arrays and objects in ``value`` (iterative: no recursion limit)."""
-    deepest, stack = 0, [(value, 1)]
+def _check_values(body: dict[str, Any]) -> None:
+    """Refuse nesting deeper than MAX_DEPTH and strings that are not text (lone surrogates).
+
+    Iterative, so no recursion limit applies; JSON's unicode escapes may decode to lone
+    surrogates, which no tokenizer can encode.
+    """
+    stack: list[tuple[Any, int]] = [(body, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, depth)
-            children = item.values() if isinstance(item, dict) else item
-            if depth <= MAX_DEPTH:
-                stack.extend((child, depth + 1) for child in children)
-    return deepest
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise RequestError(
+                    HTTPStatus.BAD_REQUEST, None, "the body has a lone UTF-16 surrogate escape"
+                ) from None
+        elif isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                raise _too_deep()
+            children = [*item, *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
 
 
 def _refuse_constant(name: str) -> float:
