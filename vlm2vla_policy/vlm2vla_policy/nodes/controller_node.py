@@ -516,7 +516,10 @@ class ControllerNode(Node):
             duration = len(self.pose_path) * self.period_s
         finished = self.pose_done.wait(timeout=duration + 5.0)
         with self.lock:
-            reset = self.chunks.reset_target(self.joints)
+            # From the move's goal, not the measured joints: those lag the last command by the
+            # driver's report period, so a chunk right after the move started from a pose 2 cm
+            # short of the goal (and ended there).
+            reset = self.chunks.reset_target(goal_rad)
         response.success = finished and reset.ok
         response.message = (
             f"at {name}" if response.success else f"{name} move failed: {reset.reason}"
