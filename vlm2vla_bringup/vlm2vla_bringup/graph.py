@@ -6,6 +6,7 @@ launch arguments and turn the ``NodeSpec``/``ProcessSpec`` list into ``launch_ro
 ``--ros-args`` command lines launch_ros would build, where ``ros2 launch`` is not installed.
 """
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -59,9 +60,11 @@ Action = NodeSpec | ProcessSpec | IncludeSpec
 
 DEFAULT_PARAMS = "vlm2vla.yaml"  # in share/vlm2vla_bringup/config
 # The colour stream of the realsense2_camera ROS 2 driver (rs_launch.py: namespace camera, node
-# camera): the real robot's default camera.
-REALSENSE_COLOR_TOPIC = "/camera/camera/color/image_raw"
-# Where the simulator publishes (widowx_sim's camera_topic) and the sample bags record the camera.
+# camera): the real robot's default camera. Relative, like every default topic: under the launch's
+# namespace (/camera/camera/color/image_raw without one).
+REALSENSE_COLOR_TOPIC = "camera/camera/color/image_raw"
+# Where the simulator publishes (widowx_sim's camera_topic, relative) and, in the root namespace,
+# where the sample bags record the camera (/camera/image_raw).
 SIM_CAMERA_TOPIC = next(str(p.default) for p in SIM_PARAMS if p.name == "camera_topic")
 
 
@@ -72,6 +75,27 @@ def _param_arg(params: Sequence[Param], name: str, description: str = "") -> Lau
         return LaunchArg(name, str(row.default).lower(), description or row.description,
                          ("true", "false"))  # fmt: skip
     return LaunchArg(name, str(row.default), description or row.description)
+
+
+NAMESPACE_ARG = LaunchArg(
+    "namespace",
+    "",
+    "ROS namespace of every node, e.g. arm1: /arm1/vlm2vla/status, "
+    "/arm1/<robot_name>/joint_states; empty = the root (/vlm2vla/status)",
+)
+_NAME_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def ros_namespace(value: str) -> str:
+    """The absolute node namespace of launch argument ``namespace``: ``""`` (root) or ``/a/b``.
+
+    ``arm1``, ``/arm1`` and ``/arm1/`` are the same; a token that is no ROS name is an error.
+    """
+    tokens = [t for t in value.split("/") if t]
+    bad = [t for t in tokens if not _NAME_TOKEN.fullmatch(t)]
+    if bad:
+        raise ValueError(f"namespace:={value} has tokens that are no ROS names: {bad}")
+    return "".join(f"/{t}" for t in tokens)
 
 
 def _camera_arg(default: str, source: str) -> LaunchArg:
@@ -93,8 +117,10 @@ COMMON_ARGS = (
 
 ROBOT_ARGS = (
     *COMMON_ARGS,
+    NAMESPACE_ARG,
     _camera_arg(REALSENSE_COLOR_TOPIC, "by default a RealSense's colour stream "
-                "(realsense2_camera); /camera/image_raw for a USB camera under usb_cam"),
+                "(realsense2_camera); camera/image_raw for a USB camera under usb_cam; relative "
+                "names are in the namespace"),
     LaunchArg("robot_model", "wx250s", "Interbotix robot model"),
     LaunchArg("use_sim", "false", "run the Interbotix simulator (xs_sdk_sim) instead of hardware",
               ("true", "false")),
@@ -106,6 +132,7 @@ ROBOT_ARGS = (
 
 SIM_ARGS = (
     *COMMON_ARGS,
+    NAMESPACE_ARG,
     _camera_arg(SIM_CAMERA_TOPIC, "the simulator publishes its camera there"),
     _param_arg(SIM_PARAMS, "seed"),
     _param_arg(SIM_PARAMS, "render_hz"),
@@ -134,13 +161,16 @@ def stack_nodes(
     """The policy and controller nodes, configured from ``args``.
 
     ``controller_dry_run`` forces the controller to send no driver command (it then integrates
-    its own commands when no driver publishes joint states), whatever ``dry_run`` says.
+    its own commands when no driver publishes joint states), whatever ``dry_run`` says. Both
+    run in the ``namespace`` argument's namespace (the root for graphs without one).
     """
     files = _params_files(args, share_config)
+    namespace = ros_namespace(args.get("namespace", ""))
     policy = NodeSpec(
         package="vlm2vla_policy",
         executable="policy_node",
         name="policy_node",
+        namespace=namespace,
         params_files=files,
         parameters=_overrides(args, ("model", "adapter", "verifier", "dry_run")),
         remappings={
@@ -153,6 +183,7 @@ def stack_nodes(
         package="vlm2vla_policy",
         executable="controller_node",
         name="controller_node",
+        namespace=namespace,
         params_files=files,
         parameters={
             "robot_name": args["robot_name"],
@@ -164,13 +195,18 @@ def stack_nodes(
 
 
 def robot_graph(args: dict[str, str], share_config: str) -> list[Action]:
-    """The real robot: the Interbotix driver (when installed), policy and controller."""
+    """The real robot: the Interbotix driver (when installed), policy and controller.
+
+    The driver's robot_name is put under the namespace (``arm1/wx250s``): xsarm_control uses it
+    as the namespace of xs_sdk, so the driver serves /arm1/wx250s/..., where the controller looks.
+    """
+    namespace = ros_namespace(args["namespace"])
     driver = IncludeSpec(
         package="interbotix_xsarm_control",
         launch_file="xsarm_control.launch.py",
         arguments={
             "robot_model": args["robot_model"],
-            "robot_name": args["robot_name"],
+            "robot_name": f"{namespace}/{args['robot_name']}".lstrip("/"),
             "use_sim": args["use_sim"],
             "use_rviz": args["use_rviz"],
         },
@@ -185,6 +221,7 @@ def sim_graph(args: dict[str, str], share_config: str) -> list[Action]:
         package="vlm2vla_sim",
         executable="widowx_sim",
         name="widowx_sim",
+        namespace=ros_namespace(args["namespace"]),
         params_files=_params_files(args, share_config),
         parameters={"robot_name": args["robot_name"], "seed": args["seed"],
                     "render_hz": args["render_hz"], "camera_topic": args["camera_topic"]},

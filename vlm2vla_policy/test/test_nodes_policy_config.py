@@ -2,7 +2,7 @@
 
 import pytest
 
-from vlm2vla_policy.nodes.policy_config import PARAMS, loop_config, policy_config
+from vlm2vla_policy.nodes.policy_config import PARAMS, loop_config, policy_config, steps_topic
 from vlm2vla_policy.runtime import StageSampling
 
 
@@ -33,3 +33,14 @@ def test_sampling_takes_temperatures_from_parameters_and_token_caps_from_the_run
     assert (sampling.chunk.temperature, sampling.chunk.top_p) == (0.2, 0.9)
     for stage in ("subtasks", "plan", "chunk", "verify"):
         assert getattr(sampling, stage).max_new_tokens == getattr(caps, stage).max_new_tokens
+
+
+@pytest.mark.parametrize(
+    ("action", "topic"),
+    [("controller_node/execute_chunk", "controller_node/chunk_steps"),
+     ("execute_chunk", "chunk_steps"),
+     ("/arm1/controller_node/execute_chunk", "/arm1/controller_node/chunk_steps"),
+     ("/execute_chunk", "/chunk_steps")],
+)  # fmt: skip
+def test_the_steps_topic_sits_beside_the_action_relative_or_absolute(action, topic):
+    assert steps_topic(action) == topic

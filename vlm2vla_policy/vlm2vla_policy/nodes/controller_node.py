@@ -7,12 +7,12 @@ lease, a joint's effort over its limit (:class:`vlm2vla_policy.robot.EffortGuard
 joint_states efforts), limits on a chunk's length. With ``move_to_start`` it first moves the arm to
 the start pose (Bridge's evaluation start), once the first joint states have come.
 
-Topics (``<ns>`` = the robot_name parameter):
-  sub  /<ns>/joint_states                   sensor_msgs/JointState
+Topics (``<ns>`` = the robot_name parameter, relative: /arm1/<ns>/... under ``__ns:=/arm1``):
+  sub  <ns>/joint_states                    sensor_msgs/JointState
   sub  ~/chunk_steps                        vlm2vla_msgs/ChunkSteps (streamed steps, lease;
                                             reliable, volatile, keep last 1000: qos.STEPS)
-  pub  /<ns>/commands/joint_group           interbotix_xs_msgs/JointGroupCommand (name "arm")
-  pub  /<ns>/commands/joint_single          interbotix_xs_msgs/JointSingleCommand (name "gripper")
+  pub  <ns>/commands/joint_group            interbotix_xs_msgs/JointGroupCommand (name "arm")
+  pub  <ns>/commands/joint_single           interbotix_xs_msgs/JointSingleCommand (name "gripper")
   pub  ~/ee_target                          geometry_msgs/PoseStamped (commanded EE target)
   pub  ~/chunk_markers                      visualization_msgs/MarkerArray (path, gripper events)
 Action: ~/execute_chunk (vlm2vla_msgs/ExecuteChunk). One goal at a time: a new goal aborts the
@@ -118,7 +118,7 @@ class ControllerNode(Node):
         # Dry run with no driver: a virtual arm at Bridge's neutral pose reaches every command.
         self.virtual_arm = self.p["dry_run"]
 
-        ns = "/" + self.p["robot_name"]
+        ns = self.p["robot_name"]  # relative: in the node's namespace
         self.group_pub = self.create_publisher(
             JointGroupCommand, f"{ns}/commands/joint_group", RELIABLE
         )
@@ -132,7 +132,8 @@ class ControllerNode(Node):
         self.modes_client = self.create_client(OperatingModes, f"{ns}/set_operating_modes")
 
         mode = "DRY RUN (no driver commands)" if self.p["dry_run"] else "live"
-        self.get_logger().info(f"controller on {ns} at {1 / self.period_s:.1f} Hz, {mode}")
+        driver = self.resolve_topic_name(ns)
+        self.get_logger().info(f"controller on {driver} at {1 / self.period_s:.1f} Hz, {mode}")
 
     def serve(self) -> None:
         """Start the control timers, the action server and the services.

@@ -45,8 +45,9 @@ class PolicyNodeConfig:
     top_p: float = like(SamplingConfig, "top_p", "nucleus sampling mass of every stage")
     seed: int = setting(-1, "sampler seed; -1 draws a fresh one", low=-1)
     instruction_topic: str = setting(
-        "/vlm2vla/instruction",
-        "std_msgs/String instructions (reliable, transient local); empty string = stop",
+        "vlm2vla/instruction",
+        "std_msgs/String instructions (reliable, transient local); empty string = stop; "
+        "relative names resolve in the node's namespace",
     )
     act_on_earlier_instruction: bool = setting(
         False,
@@ -63,9 +64,9 @@ class PolicyNodeConfig:
         500, "longest accepted instruction", unit="UTF-8 characters", low=1, high=10000
     )
     controller_action: str = setting(
-        "/controller_node/execute_chunk",
-        "ExecuteChunk action to call; streamed steps and lease heartbeats go to its node's "
-        "chunk_steps topic",
+        "controller_node/execute_chunk",
+        "ExecuteChunk action to call (relative: in the node's namespace); streamed steps and "
+        "lease heartbeats go to its node's chunk_steps topic",
     )
     lease_heartbeat_s: float = setting(
         0.1,
@@ -153,6 +154,10 @@ def loop_config(p: dict) -> LoopConfig:
 
 
 def steps_topic(controller_action: str) -> str:
-    """The controller's ChunkSteps topic: ``chunk_steps`` beside its ExecuteChunk action."""
-    namespace, _, _ = controller_action.rpartition("/")
-    return f"{namespace}/chunk_steps"
+    """The controller's ChunkSteps topic: ``chunk_steps`` beside its ExecuteChunk action.
+
+    Relative stays relative (``controller_node/execute_chunk`` -> ``controller_node/chunk_steps``,
+    ``execute_chunk`` -> ``chunk_steps``), absolute stays absolute.
+    """
+    namespace, slash, _ = controller_action.rpartition("/")
+    return f"{namespace}{slash}chunk_steps"

@@ -4,11 +4,11 @@ A thin adapter over :class:`vlm2vla_policy.runtime.episode_loop.EpisodeLoop`: ca
 store the latest image or hand an instruction to one worker thread, which runs the loop; the
 model is loaded once at start. Knows nothing of joints.
 
-Topics:
+Topics (every name relative: in the node's namespace, /vlm2vla/status without one):
   sub  image (remap it) / image/compressed      sensor_msgs/Image / CompressedImage (sensor QoS)
-  sub  /vlm2vla/instruction                     std_msgs/String (reliable, transient local)
-  pub  /vlm2vla/status                          vlm2vla_msgs/PolicyStatus (latched)
-  pub  /vlm2vla/action_chunk                    vlm2vla_msgs/ActionChunk (every decided chunk)
+  sub  vlm2vla/instruction                      std_msgs/String (reliable, transient local)
+  pub  vlm2vla/status                           vlm2vla_msgs/PolicyStatus (latched)
+  pub  vlm2vla/action_chunk                     vlm2vla_msgs/ActionChunk (every decided chunk)
   pub  <controller>/chunk_steps                 vlm2vla_msgs/ChunkSteps (streamed steps, lease)
 Action server: ~/execute_instruction (vlm2vla_msgs/ExecuteInstruction), one goal at a time: a
 new goal aborts the running one.
@@ -56,8 +56,9 @@ from vlm2vla_policy.runtime.episode_loop import (
     LoopStatus,
 )
 
-STATUS_TOPIC = "/vlm2vla/status"
-CHUNK_TOPIC = "/vlm2vla/action_chunk"
+# Relative, like every name of the node: under ``__ns:=/arm1`` they are /arm1/vlm2vla/...
+STATUS_TOPIC = "vlm2vla/status"
+CHUNK_TOPIC = "vlm2vla/action_chunk"
 
 
 @dataclass

@@ -26,7 +26,7 @@ from vlm2vla_policy.robot import BRIDGE_NEUTRAL_JOINTS_RAD, WX250S
 FINGER_SPEED_M_S = 0.05  # finger travel speed under full PWM, m/s
 
 PARAMS = (
-    Param("robot_name", "wx250s", "namespace of the driver interface"),
+    Param("robot_name", "wx250s", "namespace of the driver interface, in the node's"),
     Param("rate_hz", 50.0, "joint_states publishing rate, Hz", positive),
     Param("initial_joints", list(BRIDGE_NEUTRAL_JOINTS_RAD), "arm joints at start, rad"),
     Param("gripper_mode", "pwm", "how to read gripper commands: pwm or position"),
@@ -51,7 +51,7 @@ class FakeDriver(Node):
         self.effort_after_commands = p["effort_after_commands"]
         self.arm_commands = 0
         self.registers: dict[str, int] = {}
-        ns = "/" + p["robot_name"]
+        ns = p["robot_name"]  # relative: in the node's namespace
         self.pub = self.create_publisher(JointState, f"{ns}/joint_states", RELIABLE)
         self.create_subscription(JointGroupCommand, f"{ns}/commands/joint_group", self.on_group, 10)
         self.create_subscription(

@@ -19,8 +19,9 @@ from unique_identifier_msgs.msg import UUID
 
 from vlm2vla_msgs.msg import ChunkSteps
 from vlm2vla_policy.nodes.chunk_msgs import fill_chunk_msg
-from vlm2vla_policy.nodes.policy_config import steps_topic
+from vlm2vla_policy.nodes.policy_config import PolicyNodeConfig, steps_topic
 from vlm2vla_policy.nodes.qos import STEPS
+from vlm2vla_policy.settings import default_of
 
 
 def new_goal_id() -> UUID:
@@ -38,7 +39,7 @@ class LeaseHeartbeat:
     def __init__(
         self,
         node: Node,
-        controller_action: str = "/controller_node/execute_chunk",
+        controller_action: str = default_of(PolicyNodeConfig, "controller_action"),
         period_s: float = 0.1,
     ) -> None:
         """Publish on the ChunkSteps topic beside ``controller_action`` (as policy_node does)."""

@@ -34,7 +34,8 @@ class SimNodeConfig:
         "put the carrot on the plate", "instruction ~/task_state judges", check=_task
     )
     camera_topic: str = setting(
-        "/camera/image_raw", "topic of the camera's sensor_msgs/Image (rgb8)"
+        "camera/image_raw",
+        "topic of the camera's sensor_msgs/Image (rgb8), in the node's namespace",
     )
     camera_frame_id: str = setting("camera", "frame_id of the camera images")
     render_hz: float = setting(5.0, "camera frames per second; 0 renders none", unit="Hz", low=0.0)

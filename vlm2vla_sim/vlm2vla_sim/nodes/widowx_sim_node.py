@@ -4,12 +4,13 @@ A thin adapter: messages and timers become calls of :class:`vlm2vla_sim.SimDrive
 :class:`vlm2vla_sim.WidowXSim`. Physics runs in real time (a timer steps it to the wall clock);
 the camera renders in its own thread (its GL context lives there) at ``render_hz``.
 
-Interface (``<ns>`` = the robot_name parameter), as the Interbotix ``xs_sdk`` offers it:
-  pub  /<ns>/joint_states                 sensor_msgs/JointState (arm rad, gripper rad, fingers m)
-  sub  /<ns>/commands/joint_group         interbotix_xs_msgs/JointGroupCommand ("arm", "all")
-  sub  /<ns>/commands/joint_single        interbotix_xs_msgs/JointSingleCommand (a joint, "gripper")
-  sub  /<ns>/commands/joint_trajectory    interbotix_xs_msgs/JointTrajectoryCommand (positions)
-  srv  /<ns>/get_robot_info, set_operating_modes, set_motor_registers, get_motor_registers,
+Interface (``<ns>`` = the robot_name parameter; every name is relative, in the node's namespace),
+as the Interbotix ``xs_sdk`` offers it:
+  pub  <ns>/joint_states                  sensor_msgs/JointState (arm rad, gripper rad, fingers m)
+  sub  <ns>/commands/joint_group          interbotix_xs_msgs/JointGroupCommand ("arm", "all")
+  sub  <ns>/commands/joint_single         interbotix_xs_msgs/JointSingleCommand (a joint, "gripper")
+  sub  <ns>/commands/joint_trajectory     interbotix_xs_msgs/JointTrajectoryCommand (positions)
+  srv  <ns>/get_robot_info, set_operating_modes, set_motor_registers, get_motor_registers,
        set_motor_pid_gains, torque_enable, reboot_motors (interbotix_xs_msgs)
 Simulator extras:
   pub  <camera_topic>                     sensor_msgs/Image rgb8, sensor-data QoS
@@ -65,7 +66,7 @@ class WidowXSimNode(Node):
         self.driver = SimDriver(self.sim, driver_config(self.p))
         self.pacer = RealTimePacer(self.p["real_time_factor"])
         self.reported_drop_s = 0.0
-        ns = "/" + self.p["robot_name"]
+        ns = self.p["robot_name"]  # relative: in the node's namespace
 
         physics = MutuallyExclusiveCallbackGroup()
         self.joint_pub = self.create_publisher(JointState, f"{ns}/joint_states", RELIABLE)
@@ -102,9 +103,10 @@ class WidowXSimNode(Node):
             self.render_thread = threading.Thread(target=self.render_loop, daemon=True)
             self.render_thread.start()
         self.get_logger().info(
-            f"simulated {self.p['robot_name']} on {ns}: task {self.p['task']!r}, seed "
+            f"simulated {self.p['robot_name']} on {self.resolve_topic_name(ns)}: task "
+            f"{self.p['task']!r}, seed "
             f"{self.p['seed']}, camera {camera.width}x{camera.height} at {self.p['render_hz']} Hz "
-            f"on {self.p['camera_topic']}"
+            f"on {self.image_pub.topic_name}"
         )
 
     # --- physics and state --------------------------------------------------------------
