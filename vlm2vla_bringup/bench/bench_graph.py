@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 import rclpy
 from geometry_msgs.msg import Vector3
-from rclpy.action import ActionClient
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from std_msgs.msg import String
@@ -32,6 +31,7 @@ from interbotix_xs_msgs.msg import JointGroupCommand
 from vlm2vla_bringup.bags.sample import CAMERA_TOPIC, write_sample_bag
 from vlm2vla_msgs.action import ExecuteChunk
 from vlm2vla_msgs.msg import ActionChunk, PolicyStatus
+from vlm2vla_policy.nodes.action_client import ThreadSafeActionClient
 from vlm2vla_policy.nodes.qos import LATCHED, STATUS
 from vlm2vla_policy.processes import ros_executable, stop_process
 from vlm2vla_policy.testing.lease import LeaseHeartbeat, new_goal_id
@@ -58,7 +58,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def controller_timing(node: Node, commands: list[float], seconds: float) -> dict:
     """Send one long chunk, heartbeating its lease as policy_node does; measure the period."""
-    client = ActionClient(node, ExecuteChunk, "/controller_node/execute_chunk")
+    client = ThreadSafeActionClient(node, ExecuteChunk, "/controller_node/execute_chunk")
     heartbeat = LeaseHeartbeat(node)
     assert wait_until(heartbeat.matched, 30.0), "controller_node does not read chunk_steps"
     assert client.wait_for_server(timeout_sec=30.0), "controller_node did not come up"

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import rclpy
-from rclpy.action import ActionClient
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -25,6 +24,7 @@ from vlm2vla_bringup.bags.sample import CAMERA_TOPIC, write_sample_bag
 from vlm2vla_msgs.action import ExecuteInstruction
 from vlm2vla_msgs.msg import ActionChunk, PolicyStatus
 from vlm2vla_policy.language import ChunkFormat, decode_chunk
+from vlm2vla_policy.nodes.action_client import ThreadSafeActionClient
 from vlm2vla_policy.nodes.qos import LATCHED
 from vlm2vla_policy.processes import ros_executable, stop_process
 
@@ -286,7 +286,9 @@ def test_execute_instruction_action_gives_feedback_and_a_result(
         "remote_guided_decoding:=none",
     )  # fmt: skip
     observer.wait_ready()
-    client = ActionClient(observer.node, ExecuteInstruction, "/policy_node/execute_instruction")
+    client = ThreadSafeActionClient(
+        observer.node, ExecuteInstruction, "/policy_node/execute_instruction"
+    )
     assert client.wait_for_server(timeout_sec=30.0)
     feedback: list[str] = []
     sent = client.send_goal_async(

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 import rclpy
 from geometry_msgs.msg import PoseStamped, Vector3
-from rclpy.action import ActionClient
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.time import Time
@@ -28,6 +27,7 @@ from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
 from interbotix_xs_msgs.srv import RegisterValues
 from vlm2vla_msgs.action import ExecuteChunk
 from vlm2vla_msgs.msg import ActionChunk
+from vlm2vla_policy.nodes.action_client import ThreadSafeActionClient
 from vlm2vla_policy.nodes.chunk_msgs import fill_chunk_msg
 from vlm2vla_policy.processes import ros_executable, stop_process
 from vlm2vla_policy.robot import (
@@ -89,7 +89,9 @@ class Client:
         self.joint_states = 0
         self.last_state: JointState | None = None
         self.node.create_subscription(JointState, "/wx250s/joint_states", self._on_state, 10)
-        self.action = ActionClient(self.node, ExecuteChunk, "/controller_node/execute_chunk")
+        self.action = ThreadSafeActionClient(
+            self.node, ExecuteChunk, "/controller_node/execute_chunk"
+        )
         self.heartbeat = LeaseHeartbeat(self.node, "/controller_node/execute_chunk")
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)

@@ -11,7 +11,6 @@ import time
 import numpy as np
 import rclpy
 from geometry_msgs.msg import Vector3
-from rclpy.action import ActionClient
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
@@ -19,6 +18,7 @@ from std_srvs.srv import Trigger
 
 from vlm2vla_msgs.action import ExecuteChunk
 from vlm2vla_msgs.msg import ActionChunk
+from vlm2vla_policy.nodes.action_client import ThreadSafeActionClient
 from vlm2vla_policy.processes import ros_executable, stop_process
 from vlm2vla_policy.robot import WX250S, ArmKinematics
 from vlm2vla_policy.testing.lease import LeaseHeartbeat, new_goal_id
@@ -44,7 +44,7 @@ def test_controller_executes_a_chunk_on_the_simulator():
     node = Node("controller_sim_test")
     states: list[JointState] = []
     node.create_subscription(JointState, "/wx250s/joint_states", states.append, 10)
-    action = ActionClient(node, ExecuteChunk, "/controller_node/execute_chunk")
+    action = ThreadSafeActionClient(node, ExecuteChunk, "/controller_node/execute_chunk")
     heartbeat = LeaseHeartbeat(node)
     executor = SingleThreadedExecutor()
     executor.add_node(node)

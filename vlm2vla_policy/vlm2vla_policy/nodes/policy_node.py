@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import rclpy
 from geometry_msgs.msg import Vector3
-from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
@@ -40,6 +40,7 @@ from std_srvs.srv import Trigger
 
 from vlm2vla_msgs.action import ExecuteChunk, ExecuteInstruction
 from vlm2vla_msgs.msg import ActionChunk, ChunkSteps, PolicyStatus
+from vlm2vla_policy.nodes.action_client import ThreadSafeActionClient
 from vlm2vla_policy.nodes.chunk_msgs import fill_chunk_msg
 from vlm2vla_policy.nodes.image_msgs import ImageConversionError, to_rgb
 from vlm2vla_policy.nodes.params import ParameterError, declare_parameters
@@ -116,7 +117,7 @@ class PolicyNode(Node):
         self.heartbeat = threading.Thread(target=self._heartbeat_loop, daemon=True)
         self.heartbeat.start()
         group = ReentrantCallbackGroup()
-        self.controller = ActionClient(
+        self.controller = ThreadSafeActionClient(
             self, ExecuteChunk, self.p["controller_action"], callback_group=group
         )
         self.action = ActionServer(
