@@ -98,13 +98,15 @@ def test_a_chunk_for_arm1_moves_arm1_only_and_no_name_leaves_the_namespaces():
 
         # Per node of ours, not the domain's topic list: a process of an earlier test stays in
         # the graph until its DDS lease runs out.
-        ours = [
-            (n, ns) for n, ns in node.get_node_names_and_namespaces() if ns in ("/arm1", "/arm2")
-        ]
-        assert len(ours) == 4, f"expected a driver and a controller per namespace, got {ours}"
+        def ours() -> list[tuple[str, str]]:
+            graph = node.get_node_names_and_namespaces()
+            return [(n, ns) for n, ns in graph if ns in ("/arm1", "/arm2")]
+
+        # Node names are discovered apart from their topics, and may come later.
+        wait_until(lambda: len(ours()) == 4, "a driver and a controller per namespace")
         outside = {
             f"{ns}/{n}: {topic}"
-            for n, ns in ours
+            for n, ns in ours()
             for lister in (
                 node.get_publisher_names_and_types_by_node,
                 node.get_subscriber_names_and_types_by_node,
