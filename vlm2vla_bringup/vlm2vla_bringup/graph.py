@@ -58,6 +58,12 @@ class IncludeSpec:
 
 Action = NodeSpec | ProcessSpec | IncludeSpec
 
+
+def _param(params: Sequence[Param], name: str) -> Param:
+    """The row of node parameter ``name`` in a node's table."""
+    return next(p for p in params if p.name == name)
+
+
 DEFAULT_PARAMS = "vlm2vla.yaml"  # in share/vlm2vla_bringup/config
 # The colour stream of the realsense2_camera ROS 2 driver (rs_launch.py: namespace camera, node
 # camera): the real robot's default camera. Relative, like every default topic: under the launch's
@@ -65,12 +71,12 @@ DEFAULT_PARAMS = "vlm2vla.yaml"  # in share/vlm2vla_bringup/config
 REALSENSE_COLOR_TOPIC = "camera/camera/color/image_raw"
 # Where the simulator publishes (widowx_sim's camera_topic, relative) and, in the root namespace,
 # where the sample bags record the camera (/camera/image_raw).
-SIM_CAMERA_TOPIC = next(str(p.default) for p in SIM_PARAMS if p.name == "camera_topic")
+SIM_CAMERA_TOPIC = str(_param(SIM_PARAMS, "camera_topic").default)
 
 
 def _param_arg(params: Sequence[Param], name: str, description: str = "") -> LaunchArg:
     """The launch argument that sets node parameter ``name``: its default from the node's table."""
-    row = next(p for p in params if p.name == name)
+    row = _param(params, name)
     if isinstance(row.default, bool):
         return LaunchArg(name, str(row.default).lower(), description or row.description,
                          ("true", "false"))  # fmt: skip

@@ -85,8 +85,9 @@ def measure(actions: list[np.ndarray]) -> dict[str, dict[str, float]]:
     """Per rule: median and 10th percentile of path preservation, median steps per episode."""
     result = {}
     for name, config in RULES.items():
-        kept = [path_preservation(a, chunk_deltas(a, config)) for a in actions]
-        steps = [len(chunk_deltas(a, config)) for a in actions]
+        merged = [chunk_deltas(a, config) for a in actions]
+        kept = [path_preservation(a, m) for a, m in zip(actions, merged, strict=True)]
+        steps = [len(m) for m in merged]
         result[name] = {
             "median": statistics.median(kept),
             "p10": float(np.percentile(kept, 10)),

@@ -20,6 +20,16 @@ MAX_FIGURE_BYTES = 200_000
 """Figures are committed: each must stay below this size."""
 
 
+def fmt(value: float | None, digits: int = 2) -> str:
+    """A table cell: ``value`` with ``digits`` decimals, "n/a" for None."""
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def fmt_axes(values: dict[str, float | None]) -> str:
+    """Per-axis values (keys x, y, z) as "x / y / z" with one decimal, e.g. an L1 error in cm."""
+    return " / ".join(fmt(values[axis], 1) for axis in ("x", "y", "z"))
+
+
 def markers(name: str) -> tuple[str, str]:
     """The begin and end lines of the generated block ``name``."""
     return f"<!-- BEGIN GENERATED: {name} -->", f"<!-- END GENERATED: {name} -->"

@@ -52,12 +52,13 @@ from typing import Any
 
 import numpy as np
 
-from vlm2vla_experiments.paper import probes
+from vlm2vla_experiments.paper import docs, probes
 from vlm2vla_experiments.paper.general_text import PARAGRAPHS, general_questions
 from vlm2vla_experiments.paper.stats import Interval, paired_difference, paired_ratio
 from vlm2vla_experiments.paper.textonly import (
     TextChunkSample,
     TextTaskConfig,
+    split_by_episode,
     text_chunk_samples,
 )
 
@@ -211,10 +212,7 @@ def split_samples(config: ForgettingConfig) -> tuple[list[TextChunkSample], list
     """Training samples (first episodes of the stream) and held-out ones (the episodes after)."""
     total = config.train_episodes + config.eval_episodes
     samples = text_chunk_samples(config.task, num_episodes=total)
-    episodes = list(dict.fromkeys(s.episode_id for s in samples))
-    train_ids = set(episodes[: config.train_episodes])
-    train = [s for s in samples if s.episode_id in train_ids]
-    held_out = [s for s in samples if s.episode_id not in train_ids]
+    train, held_out = split_by_episode(samples, config.train_episodes)
     needed = config.steps * config.batch_size
     if len(train) < needed:
         raise ValueError(
@@ -418,10 +416,6 @@ def run_forgetting(config: ForgettingConfig, out: Path, progress: bool = True) -
     return results
 
 
-def _fmt(value: float | None, digits: int = 2) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
 def _fmt_ratio(kept: dict[str, float] | None) -> str:
     if kept is None:
         return "n/a"
@@ -454,11 +448,11 @@ def markdown_tables(results: dict[str, Any]) -> str:
     ]
     for name, run in results["runs"].items():
         fit, task = run["fit"], run["task"]
-        l1 = " / ".join(_fmt(task["l1_cm"][a], 1) for a in ("x", "y", "z"))
+        l1 = docs.fmt_axes(task["l1_cm"])
         lines.append(
-            f"| {name} | {_fmt(fit['first_loss'])} → {_fmt(fit['final_loss'])} | "
-            f"{_fmt(task['parse_rate'])} | {_fmt(task['direction_agreement'])} | {l1} | "
-            f"{fit['trainable_params']:,} | {_fmt(fit['s_per_step'], 1)} | "
+            f"| {name} | {docs.fmt(fit['first_loss'])} → {docs.fmt(fit['final_loss'])} | "
+            f"{docs.fmt(task['parse_rate'])} | {docs.fmt(task['direction_agreement'])} | {l1} | "
+            f"{fit['trainable_params']:,} | {docs.fmt(fit['s_per_step'], 1)} | "
             f"{run['seconds']['total']:.0f} |"
         )
     lines += [
@@ -482,8 +476,6 @@ def markdown_tables(results: dict[str, Any]) -> str:
 
 def run_forgetting_command(args: Any, command_line: str) -> list[str]:
     """``vlm2vla-experiment forgetting``: run, write the tables, optionally the docs."""
-    from vlm2vla_experiments.paper import docs
-
     if args.profile == "smoke":
         config = smoke_config(args.model, args.seed)
     else:

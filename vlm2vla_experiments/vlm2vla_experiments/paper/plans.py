@@ -37,8 +37,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vlm2vla_experiments.paper import docs
 from vlm2vla_experiments.paper.forgetting import prepare_base, write_text_dataset
-from vlm2vla_experiments.paper.textonly import TextChunkSample, TextTaskConfig, text_chunk_samples
+from vlm2vla_experiments.paper.textonly import (
+    TextChunkSample,
+    TextTaskConfig,
+    split_by_episode,
+    text_chunk_samples,
+)
 from vlm2vla_policy.language.config import PLAN_STYLES
 
 STAGES: tuple[str, ...] = ("plan", "chunk")
@@ -97,11 +103,7 @@ def style_samples(
     task = TextTaskConfig(seed=config.seed, plan_style=style)
     total = config.train_episodes + config.eval_episodes
     samples = text_chunk_samples(task, num_episodes=total, stages=STAGES)
-    episodes = list(dict.fromkeys(s.episode_id for s in samples))
-    train_ids = set(episodes[: config.train_episodes])
-    train = [s for s in samples if s.episode_id in train_ids]
-    held_out = [s for s in samples if s.episode_id not in train_ids]
-    return train, held_out
+    return split_by_episode(samples, config.train_episodes)
 
 
 def run_style(config: PlansConfig, style: str, base: Path, out: Path, progress: bool) -> dict:
@@ -197,10 +199,6 @@ def run_plans(config: PlansConfig, out: Path, progress: bool = True) -> dict[str
     return results
 
 
-def _fmt(value: float | None, digits: int = 2) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
 def markdown_table(results: dict[str, Any]) -> str:
     """One row per style: loss, plan parse rate and agreement, chunk L1; then example plans."""
     lines = [
@@ -211,11 +209,11 @@ def markdown_table(results: dict[str, Any]) -> str:
     ]
     for style, run in results["styles"].items():
         fit, plan, chunk = run["fit"], run["plan"], run["chunk"]
-        l1 = " / ".join(_fmt(chunk["l1_cm"][a], 1) for a in ("x", "y", "z"))
+        l1 = docs.fmt_axes(chunk["l1_cm"])
         lines.append(
-            f"| {style} | {_fmt(fit['first_loss'])} → {_fmt(fit['final_loss'])} | "
-            f"{_fmt(plan['parse_rate'])} | {_fmt(plan['direction_agreement'])} | "
-            f"{_fmt(plan['chunk_agreement'])} | {_fmt(chunk['parse_rate'])} | {l1} |"
+            f"| {style} | {docs.fmt(fit['first_loss'])} → {docs.fmt(fit['final_loss'])} | "
+            f"{docs.fmt(plan['parse_rate'])} | {docs.fmt(plan['direction_agreement'])} | "
+            f"{docs.fmt(plan['chunk_agreement'])} | {docs.fmt(chunk['parse_rate'])} | {l1} |"
         )
     config = results["config"]
     first = next(iter(results["styles"].values()))
@@ -240,8 +238,6 @@ def markdown_table(results: dict[str, Any]) -> str:
 
 def run_plans_command(args: Any, command_line: str) -> list[str]:
     """``vlm2vla-experiment plans``: run, write the table, optionally the docs."""
-    from vlm2vla_experiments.paper import docs
-
     if args.profile == "smoke":
         config = smoke_config(args.model, args.seed)
     else:

@@ -255,3 +255,14 @@ def text_chunk_samples(
         if num_samples is not None and len(samples) >= num_samples:
             return samples[:num_samples]
     return samples
+
+
+def split_by_episode(
+    samples: list[TextChunkSample], train_episodes: int
+) -> tuple[list[TextChunkSample], list[TextChunkSample]]:
+    """Samples of the first ``train_episodes`` episodes (in stream order), and the others."""
+    episodes = list(dict.fromkeys(s.episode_id for s in samples))
+    train_ids = set(episodes[:train_episodes])
+    train = [s for s in samples if s.episode_id in train_ids]
+    held_out = [s for s in samples if s.episode_id not in train_ids]
+    return train, held_out
