@@ -69,6 +69,7 @@ class Client:
         self.node = Node("controller_test")
         self.group: list[tuple[float, list[float]]] = []  # (receipt time, arm command)
         self.single: list[float] = []
+        self.single_at: list[float] = []  # receipt times of the gripper commands
         self.targets: list[float] = []  # stamps of the controller's EE targets, s
         self.services = {}
         self.controller_topics = [
@@ -78,7 +79,7 @@ class Client:
             ),
             self.node.create_subscription(
                 JointSingleCommand, "/wx250s/commands/joint_single",
-                lambda m: self.single.append(m.cmd), 100,
+                self._on_single, 100,
             ),
             self.node.create_subscription(
                 PoseStamped, "/controller_node/ee_target",
@@ -88,6 +89,7 @@ class Client:
         ]  # fmt: skip
         self.joint_states = 0
         self.last_state: JointState | None = None
+        self.last_state_s = 0.0  # receipt time of the latest joint state (time.monotonic(), s)
         self.node.create_subscription(JointState, "/wx250s/joint_states", self._on_state, 10)
         self.action = ThreadSafeActionClient(
             self.node, ExecuteChunk, "/controller_node/execute_chunk"
@@ -130,6 +132,11 @@ class Client:
     def _on_state(self, msg: JointState) -> None:
         self.joint_states += 1
         self.last_state = msg
+        self.last_state_s = time.monotonic()
+
+    def _on_single(self, msg: JointSingleCommand) -> None:
+        self.single_at.append(time.monotonic())
+        self.single.append(msg.cmd)
 
     def call(self, srv_type, name: str, request):
         if name not in self.services:
@@ -435,3 +442,84 @@ def test_estop_during_a_streamed_chunk_holds_until_resume_and_a_new_goal(graph):
     assert done.success, done.reason
     assert done.steps_executed == 2
     wait_until(lambda: len(client.group) >= moved_from + 2, 10.0, "the new goal's commands")
+
+
+# --- pose moves and the gripper loop when the driver dies ---------------------------------------
+def kill(driver: subprocess.Popen, client: Client) -> float:
+    """SIGKILL the fake driver (no goodbye); the receipt time of its last joint state here."""
+    driver.kill()
+    driver.wait()
+    time.sleep(0.2)  # its last messages in flight arrive
+    return client.last_state_s
+
+
+def test_home_reaches_the_pose_and_says_so_only_when_the_arm_is_measured_there(graph):
+    client, _, _ = graph
+    reply = client.call(Trigger, "/controller_node/home", Trigger.Request())
+    assert reply.success, reply.message
+    assert reply.message.startswith("at home (every joint within 0.03 rad"), reply.message
+    state = client.last_state
+    measured = WX250S.arm_positions(state.name, state.position)
+    np.testing.assert_allclose(measured, np.zeros(WX250S.num_joints), atol=0.03)
+    steps = np.diff([cmd for _, cmd in client.group], axis=0)
+    assert np.max(np.abs(steps)) <= 0.5 * PERIOD_S + 1e-9, "faster than pose_move_speed_rad_s"
+
+
+def test_home_with_the_driver_dead_fails_within_a_second_and_commands_nothing_after(graph):
+    client, driver, _ = graph
+    # The driver dies during the move: it fails within 1 s of the last joint state.
+    home = client.node.create_client(Trigger, "/controller_node/home")
+    assert home.wait_for_service(timeout_sec=20.0)
+    future = home.call_async(Trigger.Request())
+    wait_until(lambda: len(client.group) >= 3, 10.0, "the home move's first commands")
+    last_state_s = kill(driver, client)
+    reply = client.wait(future, timeout_s=10.0)
+    failed_after_s = time.monotonic() - last_state_s
+    after = client.commands_after(last_state_s)
+    print(
+        f"\nhome, driver killed mid-move: failed {failed_after_s:.2f} s after the last joint "
+        f"state; {len(after)} arm commands after it; {reply.message!r}"
+    )
+    assert not reply.success
+    assert reply.message.startswith("home move failed: joint state is"), reply.message
+    assert "check the driver is running" in reply.message
+    assert failed_after_s < 1.0, f"home failed {failed_after_s:.2f} s after the driver died"
+    assert len(after) <= 1, f"{len(after)} arm commands after the driver died (one period's: 1)"
+    late = client.commands_after(last_state_s + 0.5)
+    assert late == [], "an arm command more than 0.5 s after the last joint state"
+
+    # Called with the driver long dead: refused at once, nothing sent.
+    time.sleep(0.5)
+    sent = len(client.group)
+    called_s = time.monotonic()
+    reply = client.call(Trigger, "/controller_node/home", Trigger.Request())
+    answered_s = time.monotonic() - called_s
+    print(f"home, driver dead: refused in {answered_s:.3f} s; {reply.message!r}")
+    assert not reply.success
+    assert reply.message.startswith("cannot move to home: joint state is"), reply.message
+    assert answered_s < 1.0
+    time.sleep(3 * PERIOD_S)
+    assert len(client.group) == sent, "home sent arm commands with the driver dead"
+    reply = client.call(Trigger, "/controller_node/sleep", Trigger.Request())
+    assert not reply.success and reply.message.startswith("cannot move to sleep: joint state")
+    assert len(client.group) == sent
+
+
+def test_the_gripper_loop_stops_within_the_joint_state_timeout_when_the_driver_dies(graph):
+    client, driver, _ = graph
+    result = client.result(client.send([[0.0, 0.0, 0.01, 0.0]]))  # close: the PWM loop runs
+    assert result.success, result.reason
+    wait_until(lambda: len(client.single) > 20, 10.0, "the PWM gripper loop's commands")
+    last_state_s = kill(driver, client)
+    time.sleep(1.5)
+    after = [t for t in client.single_at if t > last_state_s]
+    stopped_after_s = (max(after) if after else last_state_s) - last_state_s
+    print(
+        f"\ngripper loop, driver killed: {len(after)} commands after the last joint state, "
+        f"the last {stopped_after_s:.3f} s after it"
+    )
+    assert stopped_after_s <= 0.5 + DDS_MARGIN_S, (
+        f"the gripper loop published {stopped_after_s:.2f} s after its input went stale"
+    )
+    # At 50 Hz, 0.5 s of fresh-enough readings is 25 commands; before, it never stopped.
+    assert len(after) <= 0.5 / 0.02 + 5, f"{len(after)} gripper commands after the driver died"

@@ -52,6 +52,14 @@ def test_a_zero_hold_trips_at_the_first_reading_over_and_nan_counts_as_over():
     assert verdict.status is ControlStatus.EFFORT_LIMIT and "nan (not a number)" in verdict.reason
 
 
+def test_an_effort_over_its_limit_with_a_nan_stamp_trips_rather_than_never():
+    # held_s >= hold is False for NaN: the guard stayed silent for ever on a NaN stamp.
+    guard = EffortGuard(EffortGuardConfig(effort_hold_s=0.1))
+    guard.observe(NAMES, efforts(5000.0), math.nan)
+    guard.observe(NAMES, efforts(5000.0), 0.5)
+    assert guard.check().status is ControlStatus.EFFORT_LIMIT
+
+
 def test_a_zero_limit_turns_one_joint_off_and_empty_or_all_zero_limits_the_guard():
     limits = list(EffortGuardConfig().effort_limits_ma)
     limits[ELBOW] = 0.0

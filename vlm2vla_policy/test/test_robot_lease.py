@@ -1,5 +1,7 @@
 """The producer's lease on a goal: renewed by its messages, lapsed after lease_timeout_s."""
 
+import math
+
 import pytest
 
 from vlm2vla_policy.robot.lease import Lease
@@ -37,3 +39,13 @@ def test_a_zero_timeout_disables_the_lease():
 def test_a_negative_timeout_is_refused():
     with pytest.raises(ValueError, match="lease_timeout_s"):
         Lease(-0.1, now_s=0.0)
+
+
+def test_a_nan_or_infinite_time_lapses_the_lease_and_a_nan_renewal_changes_nothing():
+    lease = Lease(0.5, now_s=10.0)
+    assert lease.lapsed(math.nan), "silent_s(nan) > timeout is False: NaN must not keep it alive"
+    assert lease.lapsed(math.inf)
+    lease.renew(math.nan)
+    assert lease.renewed_s == 10.0
+    assert not lease.lapsed(10.2)
+    assert Lease(0.5, now_s=math.nan).lapsed(10.0), "a lease started at NaN is lapsed"

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from vlm2vla_policy.robot import BRIDGE_NEUTRAL_JOINTS_RAD, WX250S, ControlStatus, SafetyLimits
+from vlm2vla_policy.robot.safety import check_age
 
 LIMITS = SafetyLimits.for_robot(WX250S, max_joint_state_age_s=0.5)
 NEUTRAL = np.array(BRIDGE_NEUTRAL_JOINTS_RAD)
@@ -53,6 +54,26 @@ def test_joint_measurements_are_checked(joints, stamp_s, status):
     assert verdict.status is status
     assert verdict.ok == (status is ControlStatus.OK)
     assert bool(verdict.reason) != verdict.ok
+
+
+@pytest.mark.parametrize(
+    ("stamp_s", "now_s"),
+    [(math.nan, 10.0), (10.0, math.nan), (math.inf, 10.0), (-math.inf, 10.0), (10.0, math.inf)],
+    ids=["nan-stamp", "nan-now", "inf-stamp", "-inf-stamp", "inf-now"],
+)
+def test_a_nan_or_infinite_time_is_stale_not_fresh(stamp_s, now_s):
+    # abs(nan) > limit is False: a plain comparison let a NaN stamp pass as fresh.
+    verdict = LIMITS.check_measurement(NEUTRAL, stamp_s, now_s)
+    assert verdict.status is ControlStatus.STALE_JOINT_STATES
+    assert "not finite" in verdict.reason
+    assert not check_age("finger position", stamp_s, now_s, 0.5).ok
+
+
+def test_check_age_names_what_is_stale_and_how_old():
+    assert check_age("finger position", 9.5, 10.0, 0.5).ok  # exactly the limit is fresh
+    verdict = check_age("finger position", 9.0, 10.0, 0.5)
+    assert verdict.status is ControlStatus.STALE_JOINT_STATES
+    assert "finger position is 1.000 s old (limit 0.5 s)" in verdict.reason
 
 
 def test_limits_need_one_entry_per_joint():

@@ -3,14 +3,20 @@
 ROS-free, so the parameter table can be read (docs, launch checks) and the translation tested
 without starting a node. Every parameter is derived from a dataclass field: the executor's
 settings from :class:`~vlm2vla_policy.robot.ExecutorConfig` (its defaults are what the robot
-does), the effort guard's from :class:`~vlm2vla_policy.robot.EffortGuardConfig`, the node's own
+does), the effort guard's from :class:`~vlm2vla_policy.robot.EffortGuardConfig`, the
+start/home/sleep moves' from :class:`~vlm2vla_policy.robot.PoseMoveConfig`, the node's own
 (driver, lease, poses) from :class:`ControllerConfig`.
 """
 
 from dataclasses import dataclass
 
 from vlm2vla_policy.nodes.params import Param, derived_config, params_from
-from vlm2vla_policy.robot import BRIDGE_START_POSITION_M, EffortGuardConfig, ExecutorConfig
+from vlm2vla_policy.robot import (
+    BRIDGE_START_POSITION_M,
+    EffortGuardConfig,
+    ExecutorConfig,
+    PoseMoveConfig,
+)
 from vlm2vla_policy.settings import default_of, setting, validate
 
 
@@ -71,9 +77,6 @@ class ControllerConfig:
         "start EE position, base frame (Bridge's evaluation start; solved from its neutral pose)",
         unit="m",
     )
-    pose_move_speed_rad_s: float = setting(
-        0.5, "joint speed of start/home/sleep moves", unit="rad/s", low=0.05, high=3.0
-    )
     dry_run: bool = setting(
         False,
         "compute and publish targets and markers, send no driver command; without a driver, a "
@@ -107,8 +110,12 @@ def derive_params() -> tuple[Param, ...]:
             ControllerConfig,
             ("gripper_position_open", "gripper_position_closed", "profile_velocity_ms",
              "profile_acceleration_ms", "wait_for_driver_s", "configure_driver", "move_to_start",
-             "start_position_m", "pose_move_speed_rad_s", "dry_run"),
+             "start_position_m"),
         ),
+        *params_from(
+            PoseMoveConfig, ("speed_rad_s", "tolerance_rad", "settle_s"), prefix="pose_move_"
+        ),
+        *params_from(ControllerConfig, ("dry_run",)),
     )  # fmt: skip
 
 
@@ -123,6 +130,11 @@ def controller_config(p: dict) -> ControllerConfig:
 def effort_guard_config(p: dict) -> EffortGuardConfig:
     """The effort guard's configuration from the node's parameter values."""
     return derived_config(EffortGuardConfig, PARAMS, p)
+
+
+def pose_move_config(p: dict) -> PoseMoveConfig:
+    """The start/home/sleep moves' configuration from the node's parameter values."""
+    return derived_config(PoseMoveConfig, PARAMS, p)
 
 
 def executor_config(p: dict) -> ExecutorConfig:

@@ -5,7 +5,10 @@ A thin adapter over :class:`vlm2vla_policy.robot.ChunkExecutor`: a fixed-rate ti
 topics. Owns every safety stop: stale joint states, e-stop (until resume), cancel, the producer's
 lease, a joint's effort over its limit (:class:`vlm2vla_policy.robot.EffortGuard` on the
 joint_states efforts), limits on a chunk's length. With ``move_to_start`` it first moves the arm to
-the start pose (Bridge's evaluation start), once the first joint states have come.
+the start pose (Bridge's evaluation start), once the first joint states have come. Start, home
+and sleep moves run closed loop (:class:`vlm2vla_policy.robot.PoseMove`): fresh joint states
+before and during the move, the chunks' limit and speed checks, success only with the arm measured
+at the pose. The PWM gripper loop publishes only on a fresh finger reading.
 
 Topics (``<ns>`` = the robot_name parameter, relative: /arm1/<ns>/... under ``__ns:=/arm1``):
   sub  <ns>/joint_states                    sensor_msgs/JointState
@@ -23,6 +26,7 @@ preemption and shutdown end the goal at once; the arm then holds.
 Services: ~/estop, ~/resume, ~/home, ~/sleep (std_srvs/Trigger).
 """
 
+import math
 import sys
 import threading
 import time
@@ -49,7 +53,12 @@ from vlm2vla_policy.nodes.chunk_msgs import (
     chunk_from_msg,
     chunk_steps_from_msg,
 )
-from vlm2vla_policy.nodes.controller_config import PARAMS, effort_guard_config, executor_config
+from vlm2vla_policy.nodes.controller_config import (
+    PARAMS,
+    effort_guard_config,
+    executor_config,
+    pose_move_config,
+)
 from vlm2vla_policy.nodes.markers import chunk_markers
 from vlm2vla_policy.nodes.params import declare_parameters
 from vlm2vla_policy.nodes.qos import LATCHED, RELIABLE, SENSOR, STEPS
@@ -61,9 +70,11 @@ from vlm2vla_policy.robot import (
     ControlStatus,
     EffortGuard,
     PeriodCommand,
+    PoseMove,
 )
-from vlm2vla_policy.robot.joint_moves import joint_path, solve_start_pose
+from vlm2vla_policy.robot.joint_moves import solve_start_pose
 from vlm2vla_policy.robot.lease import Lease
+from vlm2vla_policy.robot.safety import check_age
 
 # How long ChunkSteps for a goal that is not accepted yet are kept for it, s (acceptance takes
 # milliseconds; this only bounds what messages for unknown goals can hold).
@@ -106,9 +117,12 @@ class ControllerNode(Node):
         self.joints: np.ndarray | None = None
         self.joints_ready = threading.Event()  # set once arm joints are known (start move)
         self.finger_m: float | None = None
+        self.finger_stamp_s = 0.0  # when finger_m was received (node clock, s)
+        self.gripper_stale = False  # the PWM loop is paused on a stale finger reading
         self.joints_stamp_s = 0.0
-        self.pose_path: list[np.ndarray] = []
-        self.pose_done = threading.Event()
+        self.pose_config = pose_move_config(self.p)
+        self.pose: PoseMove | None = None  # the running start/home/sleep move
+        self.pose_done = threading.Event()  # set when the running pose move ends
         self.goal: GoalState | None = None  # the running goal (its chunk is in the executor)
         self.goals: dict[bytes, GoalState] = {}  # every goal whose execute has not returned
         self.ended: deque[bytes] = deque(maxlen=ENDED_KEPT)  # ids of the latest ended goals
@@ -205,7 +219,9 @@ class ControllerNode(Node):
                 self.joints_stamp_s = now_s
                 self.joints_ready.set()
             finger = WX250S.finger_position_m(msg.name, msg.position)
-            self.finger_m = finger if finger is not None else self.finger_m
+            if finger is not None and math.isfinite(finger):
+                self.finger_m = finger
+                self.finger_stamp_s = now_s
             measured = self.effort.observe(msg.name, msg.effort, now_s)
         if not measured and not self.effort_missing:
             self.effort_missing = True
@@ -216,23 +232,21 @@ class ControllerNode(Node):
 
     # --- control loop -------------------------------------------------------------------
     def on_tick(self) -> None:
-        """One control period: a pose-move waypoint, or the executor's next command.
+        """One control period: the pose move's next period, or the executor's next command.
 
         The running goal's cancel request and lease are checked first, so no command follows a
         cancel or a lapsed lease. Commands are published under the lock: a goal that ends in
         another callback (preemption, lapse) cannot have a command of its chunk sent after it.
         """
         with self.lock:
-            if self.pose_path:
-                self._send_arm(self.pose_path.pop(0))
-                if not self.pose_path:
-                    self.pose_done.set()
-                return
             if self.virtual_arm:
                 if self.joints is None:
                     self.joints = np.array(BRIDGE_NEUTRAL_JOINTS_RAD)
                     self.joints_ready.set()
                 self.joints_stamp_s = self._now_s()
+            if self.pose is not None:
+                self._pose_tick(self.pose)
+                return
             out = self._stop_requested() or self.chunks.tick(
                 self.joints, self.joints_stamp_s, self._now_s()
             )
@@ -265,13 +279,48 @@ class ControllerNode(Node):
             return self.chunks.cancel(effort.reason, effort.status)
         return None
 
+    def _pose_tick(self, move: PoseMove) -> None:
+        """One period of the running pose move: its waypoint, a hold or its end (lock held).
+
+        The effort guard does not stop it: ~/home and ~/sleep are how an arm pushing against
+        something is moved away (docs/robot.md §7).
+        """
+        step = move.tick(self.joints, self.joints_stamp_s, self._now_s())
+        if step.joints_rad is not None:
+            self._send_arm(step.joints_rad)
+        if step.finished:
+            self._end_pose(move)
+
+    def _end_pose(self, move: PoseMove) -> None:
+        """``move`` has ended (its ``result`` is set; lock held): no more of its waypoints."""
+        if self.pose is move:
+            self.pose = None
+            self.pose_done.set()
+
     def on_gripper_loop(self) -> None:
-        """PWM mode: the finger-position P-loop (Bridge runs it at 50 Hz)."""
-        if self.p["dry_run"] or self.finger_m is None or self.chunks.gripper.is_open is None:
+        """PWM mode: the finger-position P-loop (Bridge runs it at 50 Hz), on fresh readings only.
+
+        A finger reading older than joint_state_timeout_s (a dead or hung driver, a NaN time)
+        pauses the loop: it publishes nothing until a fresh reading comes.
+        """
+        if self.p["dry_run"] or self.chunks.gripper.is_open is None or self.chunks.estopped:
             return
-        if self.chunks.estopped:
+        with self.lock:
+            finger_m, stamp_s = self.finger_m, self.finger_stamp_s
+        if finger_m is None:
             return
-        effort = self.chunks.gripper.pwm_effort(self.finger_m)
+        age = check_age(
+            "finger position", stamp_s, self._now_s(), self.chunks.config.max_joint_state_age_s
+        )
+        if not age.ok:
+            if not self.gripper_stale:
+                self.gripper_stale = True
+                self.get_logger().warning(f"gripper loop paused, publishing nothing: {age.reason}")
+            return
+        if self.gripper_stale:
+            self.gripper_stale = False
+            self.get_logger().info("gripper loop resumed: finger readings are fresh again")
+        effort = self.chunks.gripper.pwm_effort(finger_m)
         self.single_pub.publish(JointSingleCommand(name="gripper", cmd=float(effort)))
 
     def _send_arm(self, joints_rad: np.ndarray) -> None:
@@ -453,6 +502,9 @@ class ControllerNode(Node):
     def destroy_node(self) -> None:
         """End every goal (the arm holds) so no execute callback outlives the node."""
         with self.lock:
+            if self.pose is not None:
+                self.pose.fail("controller shutting down")
+                self._end_pose(self.pose)
             out = self.chunks.cancel("controller shutting down")
             for goal in list(self.goals.values()):
                 self._end_goal(goal, out, reason="controller shutting down")
@@ -462,7 +514,9 @@ class ControllerNode(Node):
     def on_estop(self, _request, response: Trigger.Response) -> Trigger.Response:
         """Latch the e-stop: end the goal and command nothing until resume and a new goal."""
         with self.lock:
-            self.pose_path.clear()
+            if self.pose is not None:
+                self.pose.fail("e-stop service called", ControlStatus.ESTOPPED)
+                self._end_pose(self.pose)
             out = self.chunks.estop("e-stop service called; call ~/resume to release")
             if self.goal is not None:
                 self._end_goal(self.goal, out)
@@ -502,30 +556,49 @@ class ControllerNode(Node):
         return moved.success
 
     def _pose_move(self, goal_rad: np.ndarray, name: str, response: Trigger.Response):
+        """Run a closed-loop move to ``goal_rad``; blocks until it ends (reached, or failed)."""
         with self.lock:
-            if self.chunks.estopped or self.chunks.active or self.joints is None:
-                why = (
-                    "e-stop latched"
-                    if self.chunks.estopped
-                    else ("a chunk is executing" if self.chunks.active else "no joint states yet")
-                )
-                response.success, response.message = False, f"cannot move to {name}: {why}"
+            move = PoseMove(name, goal_rad, self.chunks.safety, self.period_s, self.pose_config)
+            why = self._pose_refusal()
+            if why:
+                why = f"cannot move to {name}: {why}"
+            else:
+                why = move.start(self.joints, self.joints_stamp_s, self._now_s()).reason
+            if why:
+                response.success, response.message = False, why
+                self.get_logger().error(response.message)
                 return response
-            speed = self.p["pose_move_speed_rad_s"]
-            self.pose_path = joint_path(self.joints, goal_rad, speed, self.period_s)
-            self.pose_done.clear()
-            duration = len(self.pose_path) * self.period_s
-        finished = self.pose_done.wait(timeout=duration + 5.0)
+            self.pose = move
+            self.pose_done = done = threading.Event()
+        # Ticks end the move (each waits for a fresh joint state, stale ones end it): this
+        # timeout is a backstop only.
+        if not done.wait(timeout=2.0 * move.planned_s + 5.0):
+            with self.lock:
+                move.fail("it did not end in time")
+                self._end_pose(move)
         with self.lock:
+            step = move.result
             # From the move's goal, not the measured joints: those lag the last command by the
             # driver's report period, so a chunk right after the move started from a pose 2 cm
-            # short of the goal (and ended there).
-            reset = self.chunks.reset_target(goal_rad)
-        response.success = finished and reset.ok
-        response.message = (
-            f"at {name}" if response.success else f"{name} move failed: {reset.reason}"
-        )
+            # short of the goal (and ended there). After a failure, from where the arm was seen.
+            reset = self.chunks.reset_target(goal_rad if step.succeeded else self.joints)
+        response.success = step.succeeded and reset.ok
+        response.message = step.reason if reset.ok or not step.succeeded else reset.reason
+        if not response.success:
+            self.get_logger().error(response.message)
         return response
+
+    def _pose_refusal(self) -> str:
+        """Why no pose move may start now, or "" (lock held)."""
+        if self.chunks.estopped:
+            return "e-stop latched"
+        if self.chunks.active:
+            return "a chunk is executing"
+        if self.pose is not None:
+            return f"a move to {self.pose.name} is running"
+        if self.p["dry_run"] and not self.virtual_arm:
+            return "dry run: no driver command is sent, so the arm would not move"
+        return ""
 
 
 def start(node: ControllerNode) -> bool:

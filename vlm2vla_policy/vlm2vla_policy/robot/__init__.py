@@ -20,6 +20,7 @@ from vlm2vla_policy.robot.gripper import (
     GripperController,
     GripperMode,
 )
+from vlm2vla_policy.robot.joint_moves import PoseMove, PoseMoveConfig, PoseStep
 from vlm2vla_policy.robot.kinematics import ArmKinematics, IKConfig, IKResult, IKStatus
 from vlm2vla_policy.robot.safety import SafetyLimits
 from vlm2vla_policy.robot.sampling import sample_reachable_joints
@@ -48,6 +49,9 @@ __all__ = [
     "IKStatus",
     "KinematicEEState",
     "PeriodCommand",
+    "PoseMove",
+    "PoseMoveConfig",
+    "PoseStep",
     "RobotDescription",
     "SafetyLimits",
     "WorkspaceBounds",

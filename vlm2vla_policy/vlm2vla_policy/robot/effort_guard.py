@@ -115,7 +115,8 @@ class EffortGuard:
             if since_s is None:
                 continue
             held_s = self._stamp_s - since_s
-            if held_s >= self.config.effort_hold_s:
+            # Not `held_s >= hold`: a NaN or infinite stamp must trip the guard, not disable it.
+            if not (math.isfinite(held_s) and held_s < self.config.effort_hold_s):
                 return ControlOutcome(ControlStatus.EFFORT_LIMIT, self._reason(joint, held_s))
         return OK
 

@@ -9,6 +9,8 @@ passed in by the caller (no clock is read here).
 
 from __future__ import annotations
 
+import math
+
 
 class Lease:
     """Alive while renewed at least every ``timeout_s``; ``timeout_s == 0`` never lapses."""
@@ -26,16 +28,22 @@ class Lease:
         return self.timeout_s > 0.0
 
     def renew(self, now_s: float) -> None:
-        """The producer spoke at ``now_s`` (monotonic s); an earlier time changes nothing."""
-        self.renewed_s = max(self.renewed_s, now_s)
+        """The producer spoke at ``now_s`` (monotonic s); an earlier or NaN time changes nothing."""
+        if math.isfinite(now_s):
+            self.renewed_s = max(self.renewed_s, now_s)
 
     def silent_s(self, now_s: float) -> float:
         """Seconds since the last renewal (or the start)."""
         return now_s - self.renewed_s
 
     def lapsed(self, now_s: float) -> bool:
-        """True when enabled and not renewed for more than ``timeout_s`` at ``now_s``."""
-        return self.enabled and self.silent_s(now_s) > self.timeout_s
+        """True when enabled and not renewed for more than ``timeout_s`` at ``now_s``.
+
+        A NaN or infinite time counts as lapsed (``nan > timeout`` is false, so a plain
+        comparison would keep such a lease alive for ever).
+        """
+        silent_s = self.silent_s(now_s)
+        return self.enabled and not (math.isfinite(silent_s) and silent_s <= self.timeout_s)
 
     def reason(self, now_s: float) -> str:
         """Why a lapsed lease stopped the chunk, naming the ``lease_timeout_s`` setting."""

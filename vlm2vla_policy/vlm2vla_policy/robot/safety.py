@@ -6,12 +6,37 @@ The driver does not check limits (docs/facts.md §3), so nothing is commanded un
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from vlm2vla_policy.robot.description import RobotDescription
 from vlm2vla_policy.robot.status import OK, ControlOutcome, ControlStatus
+
+CLOCK_HINT = "check the driver is running and both sides use the same clock (use_sim_time)"
+
+
+def check_age(what: str, stamp_s: float, now_s: float, max_age_s: float) -> ControlOutcome:
+    """OK when ``what``, stamped ``stamp_s``, is at most ``max_age_s`` old at ``now_s`` (s).
+
+    A stamp that far in the future is stale too (two clocks disagree). So is any NaN or infinite
+    time: ``abs(nan) > limit`` is false, so a plain comparison would pass a NaN as fresh.
+    """
+    age_s = now_s - stamp_s
+    if not (math.isfinite(age_s) and math.isfinite(max_age_s)):
+        return ControlOutcome(
+            ControlStatus.STALE_JOINT_STATES,
+            f"{what} time is not finite (stamp {stamp_s} s, now {now_s} s, limit {max_age_s} s): "
+            f"treated as stale; {CLOCK_HINT}",
+        )
+    if abs(age_s) <= max_age_s:
+        return OK
+    when = "old" if age_s > 0 else "in the future"
+    return ControlOutcome(
+        ControlStatus.STALE_JOINT_STATES,
+        f"{what} is {abs(age_s):.3f} s {when} (limit {max_age_s} s); {CLOCK_HINT}",
+    )
 
 
 @dataclass(frozen=True)
@@ -47,19 +72,14 @@ class SafetyLimits:
     def check_measurement(
         self, joints_rad: np.ndarray | None, stamp_s: float, now_s: float
     ) -> ControlOutcome:
-        """Check the joint measurement is usable at ``now_s``: well formed, at most max age old."""
+        """Check the joint measurement is usable at ``now_s``: well formed, at most max age old.
+
+        NaN or infinite times are stale (:func:`check_age`).
+        """
         verdict = self.check_joints(joints_rad)
         if not verdict.ok:
             return verdict
-        age_s = now_s - stamp_s
-        if abs(age_s) > self.max_joint_state_age_s:
-            when = "old" if age_s > 0 else "in the future"
-            return ControlOutcome(
-                ControlStatus.STALE_JOINT_STATES,
-                f"joint state is {abs(age_s):.3f} s {when} (limit {self.max_joint_state_age_s} s); "
-                "check the driver is running and both sides use the same clock (use_sim_time)",
-            )
-        return OK
+        return check_age("joint state", stamp_s, now_s, self.max_joint_state_age_s)
 
     def check_joints(self, joints_rad: np.ndarray | None) -> ControlOutcome:
         """Check the joint measurement is present with one finite angle per joint."""

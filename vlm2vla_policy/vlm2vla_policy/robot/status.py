@@ -25,6 +25,7 @@ class ControlStatus(enum.Enum):
     STEPS_LOST = "steps_lost"  # stop: streamed steps do not follow the steps received so far
     STREAM_ERROR = "stream_error"  # stop: the producer ended its stream early (its error says why)
     LEASE_LAPSED = "lease_lapsed"  # stop: the goal's producer stopped renewing its lease
+    NOT_REACHED = "not_reached"  # stop: a pose move's arm did not come within its tolerance
 
     @property
     def commands(self) -> bool:
