@@ -140,6 +140,24 @@ def _load(path: Path) -> Any:
         raise EpisodeError(f"{path} cannot be read ({type(exc).__name__}: {exc})") from None
 
 
+def _flat_rows(value: Any) -> bool:
+    """True for an array, or a list of rows that are 1-D arrays or lists of numbers.
+
+    Checked before numpy converts ``value``: a pickle shares objects by reference, so lists of
+    lists of one repeated row would make a few kilobytes expand to gigabytes.
+    """
+    if isinstance(value, np.ndarray):
+        return True
+    return isinstance(value, (list, tuple)) and all(
+        (isinstance(row, np.ndarray) and row.ndim <= 1)
+        or (
+            isinstance(row, (list, tuple))
+            and all(isinstance(x, (int, float, np.generic)) for x in row)
+        )
+        for row in value
+    )
+
+
 STATE_KEYS = ("full_state", "state")
 """Where ``obs_dict.pkl`` holds the (N, 7) EE state, in order of preference: ``full_state`` is what
 BridgeData V2's own converters read; ``state`` is the fallback older recordings carry."""
@@ -155,6 +173,9 @@ def read_states(traj_dir: Path) -> np.ndarray:
         raise EpisodeError(f"{traj_dir}/obs_dict.pkl is not a dict with a 'full_state' entry")
     problems = []
     for key in (k for k in STATE_KEYS if k in obs):
+        if not _flat_rows(obs[key]):
+            problems.append(f"{key!r} is neither an array nor a list of rows")
+            continue
         try:
             states = np.asarray(obs[key], dtype=np.float64)
         except (TypeError, ValueError) as exc:
@@ -175,6 +196,8 @@ def read_policy_out(traj_dir: Path) -> np.ndarray:
         if not all(isinstance(item, dict) and "actions" in item for item in raw):
             raise EpisodeError(f"{traj_dir}/policy_out.pkl: some entries lack the 'actions' key")
         raw = [item["actions"] for item in raw]
+    if not _flat_rows(raw):
+        raise EpisodeError(f"{traj_dir}/policy_out.pkl actions are not a list of rows")
     try:
         actions = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError) as exc:
