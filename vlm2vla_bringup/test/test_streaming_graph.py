@@ -242,6 +242,7 @@ def test_a_the_first_command_leaves_before_the_model_has_written_the_last_step(g
     observer.wait_ready()
     say(observer)
     final = observer.final("done")
+    assert not final.verified, "verifier:=none: done, but nothing was verified"
     assert model.chunk_sent_s, "the chunk was never streamed"
     first_command = observer.commands[0]
     assert first_command < model.chunk_sent_s[0], (

@@ -142,6 +142,16 @@ def test_subtasks_once_then_plan_chunk_execute_verify_per_subtask():
     assert {LoopState.ACTING, LoopState.EXECUTING, LoopState.VERIFYING} <= set(states)
     assert states[-1] is LoopState.DONE
     assert status.stage_s.keys() >= {"subtasks", "plan", "chunk", "execute", "verify"}
+    assert result.message == "done: every subtask verified"
+
+
+def test_done_without_a_verifier_says_not_verified():
+    policy = ScriptedPolicy(verdicts=[])
+    result, executed, states, _ = run_loop(policy, config=LoopConfig(streaming=False, verify=False))
+    assert result.success and states[-1] is LoopState.DONE
+    assert "verify" not in policy.calls and len(executed) == 2
+    assert result.message.startswith("done (not verified)"), result.message
+    assert "verified" not in result.message.replace("not verified", "")
 
 
 def test_failed_verification_retries_and_is_bounded():

@@ -6,7 +6,8 @@ model is loaded once at start. Knows nothing of joints.
 
 Topics (every name relative: in the node's namespace, /vlm2vla/status without one):
   sub  image (remap it) / image/compressed      sensor_msgs/Image / CompressedImage (sensor QoS)
-  sub  vlm2vla/instruction                      std_msgs/String (reliable, transient local)
+  sub  vlm2vla/instruction                      std_msgs/String (reliable, transient local;
+                                                depth 1000: every one of a burst is counted)
   pub  vlm2vla/status                           vlm2vla_msgs/PolicyStatus (latched)
   pub  vlm2vla/action_chunk                     vlm2vla_msgs/ActionChunk (every decided chunk)
   pub  <controller>/chunk_steps                 vlm2vla_msgs/ChunkSteps (streamed steps, lease)
@@ -20,7 +21,10 @@ stops within its lease_timeout_s).
 Service: ~/stop (std_srvs/Trigger): stop acting (the running chunk is cancelled).
 
 An instruction published before the node started (a latched one, told by its DDS source
-timestamp) is ignored unless ``act_on_earlier_instruction`` is set; the status says so.
+timestamp) is ignored unless ``act_on_earlier_instruction`` is set; the status says so. Every
+instruction counts in the status: received, dropped (replaced by a newer one before it started)
+and preempted (stopped by a newer one while it ran); a completion without a verifier
+(``verifier:=none``) is "done (not verified)", ``verified`` false.
 """
 
 import math
@@ -45,7 +49,7 @@ from vlm2vla_policy.nodes.chunk_msgs import fill_chunk_msg
 from vlm2vla_policy.nodes.image_msgs import ImageConversionError, to_rgb
 from vlm2vla_policy.nodes.params import ParameterError, declare_parameters
 from vlm2vla_policy.nodes.policy_config import PARAMS, loop_config, policy_config, steps_topic
-from vlm2vla_policy.nodes.qos import LATCHED, RELIABLE, SENSOR, STATUS, STEPS
+from vlm2vla_policy.nodes.qos import INSTRUCTIONS, RELIABLE, SENSOR, STATUS, STEPS
 from vlm2vla_policy.nodes.spin import run_node
 from vlm2vla_policy.runtime import PolicyRuntimeError, make_policy
 from vlm2vla_policy.runtime.chunk_feed import ChunkFeed
@@ -97,6 +101,10 @@ class PolicyNode(Node):
         self.pending: _Request | None = None
         self.wakeup = threading.Condition(self.lock)
         self.chunk_goal = None  # the running ExecuteChunk goal's ClientGoalHandle
+        self.received = 0  # instructions accepted by submit() since start
+        self.dropped = 0  # of those, replaced by a newer one before the worker started them
+        self.preempted = 0  # of those, stopped by a newer one while they ran
+        self.status_lock = threading.Lock()  # one status message built and published at a time
         self.instruction_goal = None  # the running ExecuteInstruction goal's ServerGoalHandle
 
         self.status_pub = self.create_publisher(PolicyStatus, STATUS_TOPIC, STATUS)
@@ -106,7 +114,7 @@ class PolicyNode(Node):
         else:
             self.create_subscription(CompressedImage, "image/compressed", self.on_image, SENSOR)
         self.create_subscription(
-            String, self.p["instruction_topic"], self.on_instruction_msg, LATCHED
+            String, self.p["instruction_topic"], self.on_instruction_msg, INSTRUCTIONS
         )
         self.steps_pub = self.create_publisher(
             ChunkSteps, steps_topic(self.p["controller_action"]), STEPS
@@ -189,15 +197,29 @@ class PolicyNode(Node):
             return None
         request = _Request(text, goal_handle=goal_handle)
         with self.wakeup:
-            if self.current is not None:
+            self.received += 1
+            preempted = self.current is not None and not self.current.stop.is_set()
+            if preempted:
                 self.current.stop.set()
-            if self.pending is not None:
-                self.pending.stop.set()
-                self.pending.done.set()
+                self.preempted += 1
+            dropped = self.pending
+            if dropped is not None:
+                dropped.stop.set()
+                dropped.done.set()
+                self.dropped += 1
             self.pending = request
             self.wakeup.notify()
+            counts = self._counts()
         self._cancel_chunk()
         self.get_logger().info(f"instruction: {text!r}")
+        if dropped is not None:
+            self.get_logger().warning(
+                f"instruction {dropped.instruction[:80]!r} dropped before it started: replaced by "
+                f"a newer one ({counts})",
+                throttle_duration_sec=1.0,
+            )
+        if dropped is not None or preempted:
+            self.publish_status(self.loop.status)
         return request
 
     def stop(self, why: str) -> None:
@@ -230,9 +252,10 @@ class PolicyNode(Node):
             if request is None or request.stop.is_set():
                 continue
             request.result = self.loop.run(request.instruction, request.stop)
-            self.get_logger().info(f"instruction ended: {request.result.message}")
             with self.lock:
                 self.current = None
+                counts = self._counts()
+            self.get_logger().info(f"instruction ended: {request.result.message} ({counts})")
             request.done.set()
 
     def execute(self, feed: ChunkFeed) -> tuple[bool, str]:
@@ -339,8 +362,23 @@ class PolicyNode(Node):
                 )
             )  # fmt: skip
 
+    def _counts(self) -> str:
+        """The instruction counts in words (lock held)."""
+        return (
+            f"instructions since start: {self.received} received, {self.dropped} dropped before "
+            f"they started, {self.preempted} stopped by a newer one"
+        )
+
     def publish_status(self, status: LoopStatus) -> None:
-        """PolicyStatus from a loop snapshot."""
+        """PolicyStatus from a loop snapshot and the instruction counts."""
+        with self.status_lock:
+            with self.lock:
+                counts = (self.received, self.dropped, self.preempted)
+            self.status_pub.publish(self._status_msg(status, *counts))
+
+    def _status_msg(
+        self, status: LoopStatus, received: int, dropped: int, preempted: int
+    ) -> PolicyStatus:
         msg = PolicyStatus(
             state=int(status.state),
             state_name=status.state.name.lower(),
@@ -350,6 +388,10 @@ class PolicyNode(Node):
             retries=status.retries,
             total_retries=status.total_retries,
             last_error=status.last_error,
+            verified=status.state is LoopState.DONE and self.loop_config.verify,
+            instructions_received=received,
+            instructions_dropped=dropped,
+            instructions_preempted=preempted,
             last_cycle_s=status.last_cycle_s,
             subtasks_s=status.stage_s.get("subtasks", 0.0),
             plan_s=status.stage_s.get("plan", 0.0),
@@ -359,7 +401,7 @@ class PolicyNode(Node):
             first_step_s=status.stage_s.get("first_step", 0.0),
         )
         msg.header.stamp = self.get_clock().now().to_msg()
-        self.status_pub.publish(msg)
+        return msg
 
     def destroy_node(self) -> None:
         """Stop acting (cancel the running chunk) before the node goes away."""

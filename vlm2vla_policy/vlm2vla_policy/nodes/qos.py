@@ -2,7 +2,9 @@
 
 - sensor data (camera images): best effort, keep last few, volatile — drop rather than queue.
 - latched (instruction): reliable, transient local, depth 1 — a late subscriber gets the last
-  value.
+  value. policy_node reads instructions with depth 1000 (``INSTRUCTIONS``), so an instruction of
+  a burst is never replaced unseen in its reader's queue: each reaches the node, which counts it
+  as dropped or preempted when a newer one replaces it.
 - status (policy status): reliable, transient local, depth 20 — a late subscriber gets the
   latest states, and a burst of state changes is not collapsed to its last one.
 - commands and state (chunks, joint commands, joint states): reliable, keep last 10.
@@ -21,6 +23,12 @@ from rclpy.qos import (
 SENSOR = qos_profile_sensor_data
 LATCHED = QoSProfile(
     depth=1,
+    history=HistoryPolicy.KEEP_LAST,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)
+INSTRUCTIONS = QoSProfile(
+    depth=1000,
     history=HistoryPolicy.KEEP_LAST,
     reliability=ReliabilityPolicy.RELIABLE,
     durability=DurabilityPolicy.TRANSIENT_LOCAL,

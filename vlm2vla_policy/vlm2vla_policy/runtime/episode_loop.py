@@ -206,6 +206,9 @@ class EpisodeLoop:
             return self._end(LoopState.STOPPED, False, "stopped")
         except _FailedError as failure:
             return self._end(LoopState.FAILED, False, str(failure))
+        if not self.config.verify:
+            why = "done (not verified): every subtask's chunk executed; no verifier was asked"
+            return self._end(LoopState.DONE, True, why)
         return self._end(LoopState.DONE, True, "done: every subtask verified")
 
     def _subtasks(self, instruction: str, stop: threading.Event) -> tuple[str, ...]:
