@@ -16,6 +16,7 @@ setup(
     install_requires=["setuptools", "numpy", "pyyaml", "rosbags", "mcap", "zstandard", "lz4"],
     extras_require={
         "runtime": ["torch", "transformers>=4.50", "peft", "accelerate", "pillow"],
+        "serve": ["starlette", "uvicorn"],
         "test": ["pytest", "hypothesis"],
     },
     zip_safe=True,

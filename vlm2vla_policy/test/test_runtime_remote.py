@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import secrets
-import shutil
-import subprocess
-import sys
-import threading
-import time
 import urllib.error
 import urllib.request
 
@@ -29,51 +23,22 @@ from vlm2vla_policy.runtime import (
 from vlm2vla_policy.runtime.backends.hf import HFBackend
 from vlm2vla_policy.runtime.images import encode_data_url
 from vlm2vla_policy.serving.chat_server import ChatServer, ServeConfig
-from vlm2vla_policy.serving.cli import READY_MESSAGE
+from vlm2vla_policy.testing.serve_process import serving
 
 INSTRUCTION = "put the lid on the pot"
 TOKEN_ENV = "VLM2VLA_TEST_API_KEY"
-
-
-def _serve_command() -> list[str]:
-    installed = shutil.which("vlm2vla-serve")
-    return [installed] if installed else [sys.executable, "-m", "vlm2vla_policy.serving.cli"]
 
 
 @pytest.fixture(scope="module")
 def server(tiny_gemma3_dir, tiny_lora_dir):
     """``vlm2vla-serve`` on a free loopback port with a bearer token; yields (url, token)."""
     token = secrets.token_hex(16)
-    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", **{TOKEN_ENV: token})
-    command = [
-        *_serve_command(),
+    arguments = [
         "--model", str(tiny_gemma3_dir), "--adapter", str(tiny_lora_dir), "--port", "0",
         "--seed", "0", "--api-key-env", TOKEN_ENV, "--max-request-bytes", "2000000",
     ]  # fmt: skip
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(
-        target=lambda: [lines.put(line) for line in process.stdout], daemon=True
-    ).start()
-    seen = []
-    deadline = time.monotonic() + 120
-    url = None
-    while url is None and time.monotonic() < deadline and process.poll() is None:
-        try:
-            line = lines.get(timeout=1)
-        except queue.Empty:
-            continue
-        seen.append(line)
-        if READY_MESSAGE in line:
-            url = line.split(READY_MESSAGE, 1)[1].split()[0]
-    try:
-        assert url, "vlm2vla-serve did not start:\n" + "".join(seen)
+    with serving(arguments, {TOKEN_ENV: token}) as url:
         yield url, token
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def _request(url: str, token: str | None = None, body: bytes | None = None, **headers: str):
@@ -131,7 +96,7 @@ def test_remote_verification_is_the_same_model_as_in_process(
 def test_health_models_and_authentication(server, camera_image):
     url, token = server
     root = url.removesuffix("/v1")
-    assert _request(root + "/health") == (200, {"status": "ok"})
+    assert _request(root + "/health") == (200, {"status": "ok", "waiting": 0, "running": 0})
     status, reply = _request(url + "/models")
     assert status == 401 and reply["error"]["type"] == "authentication_error"
     status, reply = _request(url + "/models", token)

@@ -60,6 +60,20 @@ class StopGeneration(Exception):  # noqa: N818 (a signal, not an error)
 
 
 @dataclass(frozen=True)
+class Prefill:
+    """A prompt run through the model: the cache and the logits to sample the answer from."""
+
+    # The prompt's key/value cache (the prefix cache's own object when prefix reuse is on).
+    cache: Any
+    # The prompt's token ids.
+    token_ids: list[int]
+    # Prompt tokens taken from the prefix cache rather than run again.
+    reused: int
+    # Next-token logits after the prompt, shape (vocab,).
+    logits: torch.Tensor
+
+
+@dataclass(frozen=True)
 class Generation:
     """What one generation wrote and what it cost."""
 
@@ -99,11 +113,11 @@ class GenerationEngine:
         self.tokenizer = processor.tokenizer
         self.prefix_cache = prefix_cache
         self.device = model.device
-        self._generator = torch.Generator(device=self.device)
+        self.generator = torch.Generator(device=self.device)
         if seed is None:
-            self._generator.seed()
+            self.generator.seed()
         else:
-            self._generator.manual_seed(seed)
+            self.generator.manual_seed(seed)
         self.stop_ids = _stop_ids(model, self.tokenizer)
         self.vocab_size = len(self.tokenizer)
         self._image_token_id = getattr(model.config, "image_token_id", None)
@@ -177,6 +191,33 @@ class GenerationEngine:
         :class:`StopGeneration` as a finished answer, any other by propagating.
         """
         start = time.perf_counter()
+        prefilled = self.prefill(prompt, sampling, cache_tag)
+        prefill_end = time.perf_counter()
+        decoder = RowDecoder(
+            self,
+            prefilled.cache,
+            prefilled.token_ids,
+            sampling,
+            constraint=constraint,
+            allowed_tokens=allowed_tokens,
+            on_text=on_text,
+        )
+        try:
+            decoder.run(prefilled.logits)
+        except StopGeneration:
+            decoder.stopped = True
+        self.synchronize()
+        return decoder.result(
+            prefilled, prefill_s=prefill_end - start, decode_s=time.perf_counter() - prefill_end
+        )
+
+    @torch.inference_mode()
+    def prefill(self, prompt: EncodedPrompt, sampling: SamplingConfig, cache_tag: str) -> Prefill:
+        """Run the prompt (after the longest reusable cached prefix) through the model.
+
+        Stores the prompt's cache in the prefix cache (the returned ``cache`` is that object).
+        Raises :class:`PromptError` when the prompt and ``max_new_tokens`` exceed the context.
+        """
         ids = prompt.input_ids[0].tolist()
         if self.context_length and len(ids) + sampling.max_new_tokens > self.context_length:
             raise PromptError(
@@ -209,67 +250,44 @@ class GenerationEngine:
         if self.prefix_cache is not None:
             self.prefix_cache.store(cache_tag, ids, prompt.image_keys, cache)
         logits = outputs.logits[0, -1]
-        self._synchronize()
-        prefill_end = time.perf_counter()
-
-        decoder = _Decoder(
-            self,
-            cache,
-            ids,
-            constraint=constraint,
-            allowed_tokens=allowed_tokens,
-            on_text=on_text,
-        )
-        stopped = False
-        try:
-            decoder.run(logits, sampling, self._generator)
-        except StopGeneration:
-            stopped = True
-        self._synchronize()
-        end = time.perf_counter()
-        text = decoder.stream.flush()
-        timing = Timing(
-            prefill_tokens=len(ids) - reused,
-            reused_tokens=reused,
-            decoded_tokens=len(decoder.written) + int(decoder.finished),
-            prefill_s=prefill_end - start,
-            decode_s=end - prefill_end,
-            forward_passes=decoder.forward_passes,
-        )
-        return Generation(
-            text=text,
-            token_ids=tuple(decoder.written),
-            timing=timing,
-            finished=decoder.finished or stopped,
-        )
+        self.synchronize()
+        return Prefill(cache=cache, token_ids=ids, reused=reused, logits=logits)
 
     def _new_cache(self) -> Any:
         from transformers import DynamicCache
 
         return DynamicCache(config=self.model.config)
 
-    def _synchronize(self) -> None:
+    def synchronize(self) -> None:
+        """Wait for the device's queued work (CUDA), so that a clock read after it is true."""
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
 
-class _Decoder:
-    """The decode loop of one generation: sample, append forced tokens, one forward pass."""
+class RowDecoder:
+    """The decoding of one answer: sample, append the tokens the grammar forces, feed them.
+
+    It does not run the model itself except in :meth:`run` (one answer alone): a caller that
+    batches answers feeds each decoder's tokens (from :meth:`begin` and :meth:`advance`) to the
+    model with other answers' and hands back the logits after them.
+    """
 
     def __init__(
         self,
         engine: GenerationEngine,
         cache: Any,
         prompt_ids: list[int],
+        sampling: SamplingConfig,
         *,
-        constraint: GrammarConstraint | None,
-        allowed_tokens: AllowedTokensFn | None,
-        on_text: Callable[[str], None] | None,
+        constraint: GrammarConstraint | None = None,
+        allowed_tokens: AllowedTokensFn | None = None,
+        on_text: Callable[[str], None] | None = None,
     ) -> None:
         if constraint is not None and allowed_tokens is not None:
             raise ValueError("give a constraint or an allowed_tokens function, not both")
         self.engine = engine
         self.cache = cache
+        self.sampling = sampling
         self.sequence = list(prompt_ids)
         self.constraint = constraint
         self.allowed_tokens = allowed_tokens
@@ -277,27 +295,62 @@ class _Decoder:
         self.stream = _TextStream(engine.tokenizer, on_text)
         self.written: list[int] = []
         self.finished = False
+        # True when the text sink ended the answer (StopGeneration).
+        self.stopped = False
         self.forward_passes = 0
 
-    def run(
-        self, logits: torch.Tensor, sampling: SamplingConfig, generator: torch.Generator
-    ) -> None:
-        """Decode until an end token, ``max_new_tokens`` or no allowed token."""
-        limit = sampling.max_new_tokens
-        forced = self._forced(limit)
+    def run(self, logits: torch.Tensor) -> None:
+        """Decode alone (into :attr:`cache`) until an end token, the budget or no allowed token."""
+        feed = self.begin(logits)
+        while feed is not None:
+            feed = self.advance(self._forward(feed))
+
+    def begin(self, logits: torch.Tensor) -> list[int] | None:
+        """Start from the prompt's ``logits``: the tokens to feed next, or None when done.
+
+        Tokens the grammar forces at the start are returned without a draw (their logits then
+        give the first draw).
+        """
+        forced = self._forced()
         if forced:
-            logits = self._forward(forced)
-        while len(self.written) < limit:
-            token = next_token(logits, sampling, generator, self._allowed(), self.engine.vocab_size)
-            if token is None:
-                break
-            if token in self.engine.stop_ids:
-                self.finished = True
-                break
-            self._append(token)
-            if len(self.written) == limit:
-                break
-            logits = self._forward([token, *self._forced(limit)])
+            return forced if len(self.written) < self.sampling.max_new_tokens else None
+        return self.advance(logits)
+
+    def advance(self, logits: torch.Tensor) -> list[int] | None:
+        """Draw the next token from ``logits``: it and the forced ones after it, or None when done.
+
+        Raises what the text sink raises (:class:`StopGeneration` ends the answer as finished).
+        """
+        limit = self.sampling.max_new_tokens
+        token = next_token(
+            logits, self.sampling, self.engine.generator, self._allowed(), self.engine.vocab_size
+        )
+        if token is None:
+            return None
+        if token in self.engine.stop_ids:
+            self.finished = True
+            return None
+        self._append(token)
+        if len(self.written) >= limit:
+            return None
+        return [token, *self._forced()]
+
+    def result(self, prefilled: Prefill, prefill_s: float, decode_s: float) -> Generation:
+        """The answer written so far (the held text flushed) and what it cost."""
+        timing = Timing(
+            prefill_tokens=len(prefilled.token_ids) - prefilled.reused,
+            reused_tokens=prefilled.reused,
+            decoded_tokens=len(self.written) + int(self.finished),
+            prefill_s=prefill_s,
+            decode_s=decode_s,
+            forward_passes=self.forward_passes,
+        )
+        return Generation(
+            text=self.stream.flush(),
+            token_ids=tuple(self.written),
+            timing=timing,
+            finished=self.finished or self.stopped,
+        )
 
     def _allowed(self) -> Any:
         """The allowed next tokens; in a forced run, its next token only (no draw)."""
@@ -308,11 +361,11 @@ class _Decoder:
             return self.allowed_tokens(0, torch.tensor(self.sequence, dtype=torch.long))
         return None
 
-    def _forced(self, limit: int) -> list[int]:
-        """Append the tokens the grammar forces now (within ``limit``); return them."""
+    def _forced(self) -> list[int]:
+        """Append the tokens the grammar forces now (within the budget); return them."""
         if self.constraint is None or not self.engine.jump_forward:
             return []
-        room = limit - len(self.written)
+        room = self.sampling.max_new_tokens - len(self.written)
         forced = list(self.constraint.forced_tokens(self.state)[: max(0, room)])
         for token in forced:
             self._append(token)

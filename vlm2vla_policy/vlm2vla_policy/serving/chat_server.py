@@ -1,56 +1,78 @@
-"""A small OpenAI-compatible chat server over the in-process backend (``vlm2vla-serve``).
+"""An OpenAI-compatible chat server over the in-process model, batched (``vlm2vla-serve``).
 
 For machines without vLLM: it serves ``/v1/chat/completions``, ``/v1/models`` and ``/health``
 with one model loaded by this package, so the runtime's remote backend (and any OpenAI client)
 can use it. Two model names are listed: the served name (base + LoRA adapter) and the base name
 (adapter disabled, for on-board verification), the latter only when an unmerged adapter is loaded.
 
+HTTP: Starlette on uvicorn, the stack vLLM's own OpenAI server runs on (FastAPI is Starlette plus
+pydantic validation, whose 422 replies are not OpenAI's 400 naming the field; the request is
+validated by :mod:`vlm2vla_policy.serving.openai_request` instead). Connections are coroutines,
+not threads, so slow clients cost no worker: a body not fully sent within ``socket_timeout_s``
+gets HTTP 408, and at most ``max_connections`` connections are served at once (more get 503).
+
+Batching: requests are decoded together by a
+:class:`~vlm2vla_policy.runtime.batch_scheduler.BatchScheduler` (continuous batching: each
+answer joins the running batch at the next step and leaves when done, each with its own
+grammar, sampling settings and stop strings; each robot's prompt prefix is reused from the
+prefix cache). A request waits at most ``request_timeout_s`` in all (HTTP 504 past it); at most
+``max_pending`` wait for a batch slot (more get 503).
+
 Safety: binds 127.0.0.1 unless told otherwise and then requires a bearer token (read from an
 environment variable, never from the command line); bodies are JSON only (nothing is
-unpickled), size-limited, images only as base64 data URLs (nothing is fetched); generation runs
-on one worker thread off the accept loop, with a bounded queue (HTTP 503 when full).
+unpickled), size-limited, images only as base64 data URLs (nothing is fetched).
 
 Streaming: ``"stream": true`` answers with Server-Sent Events in OpenAI's chat.completion.chunk
 format (a first chunk with the assistant role, one chunk per piece of text as the model writes it,
 a last chunk with the finish reason, a usage chunk when ``stream_options.include_usage``, then
-``data: [DONE]``), each event written and flushed as soon as the piece is decoded. The response
-starts with the first piece, so a request that fails before any text still gets a JSON error
-with its HTTP status; a failure after that ends the stream with an ``{"error": ...}`` event. A
-client that disconnects stops its generation at the next piece, freeing the worker.
+``data: [DONE]``). The response starts with the first piece, so a request that fails before any
+text still gets a JSON error with its HTTP status; a failure after that ends the stream with an
+``{"error": ...}`` event. A client that disconnects leaves the batch at the next step.
 
 Guided decoding: a request's ``structured_outputs.regex`` (or ``guided_regex``) is honoured when
 it is the regular expression of one of this package's stage grammars (exactly what the remote
 backend sends); any other regex is refused with HTTP 400, since this server cannot constrain to it.
-
-Requests are validated by :mod:`vlm2vla_policy.serving.openai_request` (every field honoured as
-OpenAI documents it, or refused with HTTP 400 naming it; ``stop`` is cut by
-:class:`~vlm2vla_policy.serving.stop_text.StopText`); this module only maps that onto HTTP. A body
-not fully sent within ``socket_timeout_s`` gets HTTP 408.
+Every field is honoured as OpenAI documents it or refused with HTTP 400 naming it; ``stop`` is
+cut by :class:`~vlm2vla_policy.serving.stop_text.StopText`.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import dataclasses
+import asyncio
+import contextlib
 import hmac
 import ipaddress
 import json
 import logging
 import os
-import queue
+import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
 from vlm2vla_policy.language import AtTable, Grammar, LanguageConfig, Stage, grammar_for
-from vlm2vla_policy.runtime.backends.base import Completion, GenerationRequest
+from vlm2vla_policy.runtime.backends.base import Backend, Completion, GenerationRequest
 from vlm2vla_policy.runtime.backends.hf import HFBackend
 from vlm2vla_policy.runtime.backends.remote import DONE, TIMING_FIELD
+from vlm2vla_policy.runtime.batch_scheduler import (
+    BatchScheduler,
+    GenerationTimeoutError,
+    QueueFullError,
+    SerialScheduler,
+    Submission,
+)
 from vlm2vla_policy.runtime.config import RemoteConfig, SamplingConfig
 from vlm2vla_policy.runtime.errors import PolicyRuntimeError, RuntimeConfigError
 from vlm2vla_policy.runtime.generation import StopGeneration
@@ -101,18 +123,29 @@ class ServeConfig:
         low=1,
     )
     max_tokens_limit: int = setting(1024, "largest max_tokens a request may ask for", low=1)
-    max_pending: int = setting(8, "requests waiting or running at once; more get HTTP 503", low=1)
+    max_batch: int = setting(8, "most answers decoded together in one batch", low=1)
+    batch_window_s: float = setting(
+        0.005,
+        "how long an idle server waits after a request for others to batch with it",
+        unit="s",
+        low=0.0,
+    )
+    max_pending: int = setting(
+        32, "requests waiting for a place in the batch; more get HTTP 503", low=1
+    )
+    max_connections: int = setting(
+        128, "connections served at once (slow clients included); more get HTTP 503", low=1
+    )
     request_timeout_s: float = setting(
         300.0,
-        "longest wait of a request for its generation before HTTP 504 (a started stream ends "
-        "with an error event instead)",
+        "longest time a request may take from its arrival to its answer's end (then HTTP 504; "
+        "a started stream ends with an error event instead)",
         unit="s",
         above=0.0,
     )
     socket_timeout_s: float = setting(
         30.0,
-        "longest time a client may take to send its request body (then HTTP 408), and each "
-        "header line",
+        "longest time a client may take to send its request body (then HTTP 408)",
         unit="s",
         above=0.0,
     )
@@ -128,14 +161,17 @@ class _HttpError(Exception):
         self.kind = kind
 
 
-class ChatServer(ThreadingHTTPServer):
-    """The HTTP server: one thread per connection, one generation worker."""
+class ChatServer:
+    """The HTTP server: Starlette on uvicorn, generation on a batch scheduler.
 
-    daemon_threads = True
+    An :class:`HFBackend` is batched; any other backend is answered one request at a time.
+    ``serve_forever`` blocks (on the main thread it stops on SIGINT and SIGTERM); ``shutdown``
+    stops it from another thread; ``server_close`` stops the scheduler and closes the socket.
+    """
 
     def __init__(
         self,
-        backend: HFBackend,
+        backend: HFBackend | Backend,
         config: ServeConfig,
         language: LanguageConfig | None = None,
         at_table: AtTable | None = None,
@@ -150,15 +186,37 @@ class ChatServer(ThreadingHTTPServer):
         self.config = config
         self.token = token
         self.grammars = _known_grammars(language or LanguageConfig(), at_table)
-        self.worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="generate")
-        self.slots = threading.BoundedSemaphore(config.max_pending)
+        if isinstance(backend, HFBackend):
+            self.scheduler: BatchScheduler | SerialScheduler = BatchScheduler(
+                backend, config.max_batch, config.max_pending, config.batch_window_s
+            )
+        else:
+            self.scheduler = SerialScheduler(backend, config.max_pending)
         self.created = int(time.time())
-        super().__init__((config.host, config.port), _Handler)
+        self.socket = socket.create_server((config.host, config.port), backlog=1024)
+        self._uvicorn = uvicorn.Server(
+            uvicorn.Config(
+                _app(self),
+                http=_HalfCloseProtocol,
+                lifespan="off",
+                log_config=None,
+                access_log=False,
+                limit_concurrency=config.max_connections,
+                timeout_graceful_shutdown=2,
+            )
+        )
+        self._stopped = threading.Event()
+
+    @property
+    def server_address(self) -> tuple[str, int]:
+        """The bound (host, port)."""
+        host, port = self.socket.getsockname()[:2]
+        return host, port
 
     @property
     def url(self) -> str:
         """Base URL of the API, e.g. ``http://127.0.0.1:8000/v1``."""
-        host, port = self.server_address[:2]
+        host, port = self.server_address
         return f"http://{host}:{port}/v1"
 
     def model_names(self) -> list[str]:
@@ -168,193 +226,45 @@ class ChatServer(ThreadingHTTPServer):
             names.append(self.config.base_model_name)
         return names
 
+    def serve_forever(self) -> None:
+        """Serve until :meth:`shutdown` (or SIGINT/SIGTERM on the main thread)."""
+        try:
+            self._uvicorn.run(sockets=[self.socket])
+        finally:
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        """Stop :meth:`serve_forever` and wait until it returned."""
+        self._uvicorn.should_exit = True
+        self._stopped.wait(timeout=10)
+
     def server_close(self) -> None:
-        """Stop the worker and close the socket."""
-        self.worker.shutdown(wait=False, cancel_futures=True)
-        super().server_close()
+        """Stop the scheduler and close the socket."""
+        self.scheduler.close()
+        self.socket.close()
 
-
-class _Handler(BaseHTTPRequestHandler):
-    server: ChatServer
-    protocol_version = "HTTP/1.1"
-
-    def setup(self) -> None:
-        self.timeout = self.server.config.socket_timeout_s
-        super().setup()
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (base class name)
-        logger.info("%s %s", self.address_string(), format % args)
-
-    def do_GET(self) -> None:
-        self._respond(self._get)
-
-    def do_POST(self) -> None:
-        self._respond(self._post)
-
-    def _get(self) -> dict[str, Any]:
-        path = self.path.rstrip("/")
-        if path == "/health":
-            return {"status": "ok"}
-        self._authorize()
-        if path == "/v1/models":
-            data = [
-                {
-                    "id": name,
-                    "object": "model",
-                    "created": self.server.created,
-                    "owned_by": "vlm2vla",
-                }
-                for name in self.server.model_names()
-            ]
-            return {"object": "list", "data": data}
-        raise _HttpError(HTTPStatus.NOT_FOUND, f"no such path {self.path}", "not_found_error")
-
-    def _post(self) -> dict[str, Any] | None:
-        if self.path.rstrip("/") != "/v1/chat/completions":
-            raise _HttpError(HTTPStatus.NOT_FOUND, f"no such path {self.path}", "not_found_error")
-        self._authorize()
-        chat = parse_request(decode_body(self._read_body()))
-        request, model = self._generation_request(chat)
-        if not self.server.slots.acquire(blocking=False):
-            raise _HttpError(
-                HTTPStatus.SERVICE_UNAVAILABLE, "too many requests queued; retry later", "busy"
-            )
-        try:
-            if chat.stream:
-                _ChunkStream(self, model, chat.include_usage, StopText(chat.stop)).run(request)
-                return None
-            completion = self._generate(request, StopText(chat.stop))
-        finally:
-            self.server.slots.release()
-        timing = completion.timing
-        return {
-            **_header(f"chatcmpl-{uuid.uuid4().hex}", model, "chat.completion"),
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": completion.text},
-                    "finish_reason": _finish_reason(completion),
-                }
-            ],
-            "usage": _usage(timing),
-            TIMING_FIELD: timing.to_dict(),
-        }
-
-    def _generate(self, request: GenerationRequest, stop: StopText) -> Completion:
-        """Generate ``request`` on the worker; its text cut before the first stop string."""
-
-        def sink(piece: str) -> None:
-            if not stop.stopped:
-                stop.feed(piece)
-                if stop.stopped:
-                    raise StopGeneration
-
-        sink_or_none = sink if stop.stops else None
-        future = self.server.worker.submit(self.server.backend.complete, request, sink_or_none)
-        try:
-            completion = future.result(timeout=self.server.config.request_timeout_s)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise _HttpError(
-                HTTPStatus.GATEWAY_TIMEOUT, "generation took too long", "timeout"
-            ) from None
-        if not stop.stops:
-            return completion
-        return dataclasses.replace(completion, text=stop.text + stop.flush())
-
-    def _authorize(self) -> None:
-        if not self.server.token:
-            return
-        header = self.headers.get("Authorization", "")
-        expected = f"Bearer {self.server.token}"
-        if not hmac.compare_digest(header.encode(), expected.encode()):
-            raise _HttpError(
-                HTTPStatus.UNAUTHORIZED, "missing or wrong bearer token", "authentication_error"
-            )
-
-    def _read_body(self) -> bytes:
-        """The request body: JSON, within the size limit, fully sent within the socket timeout."""
-        if "json" not in self.headers.get("Content-Type", ""):
-            raise _HttpError(
-                HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send Content-Type: application/json"
-            )
-        try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            raise _HttpError(HTTPStatus.LENGTH_REQUIRED, "send a Content-Length header") from None
-        if length < 0:
-            raise _HttpError(HTTPStatus.BAD_REQUEST, "Content-Length must not be negative")
-        if length > self.server.config.max_request_bytes:
-            self._discard(length)
-            raise _HttpError(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                f"request body of {length} bytes exceeds the limit of "
-                f"{self.server.config.max_request_bytes}; send smaller images",
-            )
-        return self._read_exactly(length)
-
-    def _read_exactly(self, length: int) -> bytes:
-        """``length`` body bytes, all within ``socket_timeout_s``; HTTP 408 when they stop."""
-        deadline = time.monotonic() + self.server.config.socket_timeout_s
-        parts: list[bytes] = []
-        remaining = length
-        try:
-            while remaining > 0:
-                self.connection.settimeout(max(1e-3, deadline - time.monotonic()))
-                chunk = self.rfile.read1(min(remaining, 1 << 16))
-                if not chunk:
-                    break
-                parts.append(chunk)
-                remaining -= len(chunk)
-        except TimeoutError:
-            pass
-        finally:
-            self.connection.settimeout(self.server.config.socket_timeout_s)
-        if remaining > 0:
-            raise _HttpError(
-                HTTPStatus.REQUEST_TIMEOUT,
-                f"the body ended {remaining} bytes short of its Content-Length of {length} "
-                f"(nothing more within {self.server.config.socket_timeout_s} s)",
-            )
-        return b"".join(parts)
-
-    def _discard(self, length: int) -> None:
-        """Read and drop a refused body (up to 4x the limit) so the client sees the 413 reply.
-
-        A client still sending when the connection closes gets a broken pipe instead of the
-        reason; anything larger than the drain bound is cut off regardless.
-        """
-        remaining = min(length, DRAIN_FACTOR * self.server.config.max_request_bytes)
-        try:
-            while remaining > 0:
-                chunk = self.rfile.read1(min(remaining, 1 << 16))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
-        except TimeoutError:
-            pass  # the client stopped sending: reply now
-
-    def _generation_request(self, chat: ChatRequest) -> tuple[GenerationRequest, str]:
-        model = chat.model or self.server.config.served_model_name
-        if model not in self.server.model_names():
+    def generation_request(self, chat: ChatRequest) -> tuple[GenerationRequest, str]:
+        """What to generate for ``chat`` and the model name it asked for."""
+        model = chat.model or self.config.served_model_name
+        if model not in self.model_names():
             raise _HttpError(
                 HTTPStatus.NOT_FOUND,
-                f"model {model!r} is not served; choose one of {self.server.model_names()}",
+                f"model {model!r} is not served; choose one of {self.model_names()}",
                 "not_found_error",
             )
-        limit = self.server.config.max_tokens_limit
+        limit = self.config.max_tokens_limit
         sampling = SamplingConfig(
             temperature=chat.temperature,
             top_p=chat.top_p,
             max_new_tokens=min(chat.max_tokens or limit, limit),
         )
-        use_adapter = model == self.server.config.served_model_name
+        use_adapter = model == self.config.served_model_name
         return GenerationRequest(chat.prompt, sampling, self._grammar(chat), use_adapter), model
 
     def _grammar(self, chat: ChatRequest) -> Grammar | None:
         if chat.regex is None:
             return None
-        grammar = self.server.grammars.get(chat.regex)
+        grammar = self.grammars.get(chat.regex)
         if grammar is None:
             raise RequestError(
                 HTTPStatus.BAD_REQUEST,
@@ -364,170 +274,310 @@ class _Handler(BaseHTTPRequestHandler):
             )
         return grammar
 
-    def _respond(self, handler: Callable[[], dict[str, Any] | None]) -> None:
-        """Run ``handler`` and send its JSON payload (None: it answered itself)."""
-        try:
-            status, payload = HTTPStatus.OK, handler()
-        except _HttpError as exc:
-            # The body may be unread: do not parse it as the next request.
-            self.close_connection = True
-            status = exc.status
-            payload = {"error": {"message": str(exc), "type": exc.kind, "code": int(exc.status)}}
-        except RequestError as exc:
-            status = exc.status
-            payload = {
-                "error": {
-                    "message": str(exc),
-                    "type": "invalid_request_error",
-                    "param": exc.field,
-                    "code": int(exc.status),
-                }
-            }
-        except PolicyRuntimeError as exc:
-            status = HTTPStatus.BAD_REQUEST
-            payload = {"error": {"message": str(exc), "type": "invalid_request_error"}}
-        except Exception:
-            logger.exception("request failed")
-            status = HTTPStatus.INTERNAL_SERVER_ERROR
-            payload = _server_error()
-        if payload is None:
-            return
-        data = json.dumps(payload).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(data)
 
+class _HalfCloseProtocol(H11Protocol):
+    """uvicorn's h11 protocol, answering a client that closed its sending side.
 
-class _ClientGoneError(Exception):
-    """Raised by a stream's text sink when its client went away (ends the generation)."""
-
-
-class _ChunkStream:
-    """One streamed answer: generation on the server's worker, events written by the handler.
-
-    The worker's text sink queues each piece; the handler thread writes it as an event at once,
-    so a slow client never stalls the worker. The response (status 200, chunked
-    ``text/event-stream``) starts with the first piece.
+    uvicorn closes the connection when the client shuts down writing, so a client that sent a
+    short body (or a whole request, then ``shutdown(SHUT_WR)``) never hears why; kept open, the
+    first gets HTTP 408 at the body deadline and the second its answer.
     """
 
-    def __init__(self, handler: _Handler, model: str, include_usage: bool, stop: StopText) -> None:
-        self.handler = handler
+    def eof_received(self) -> bool:
+        return True
+
+
+def _app(server: ChatServer) -> Starlette:
+    """The ASGI application of ``server``."""
+    routes = _Routes(server)
+    return Starlette(
+        routes=[
+            Route("/health", routes.health, methods=["GET"]),
+            Route("/v1/models", routes.models, methods=["GET"]),
+            Route("/v1/chat/completions", routes.chat, methods=["POST"]),
+        ],
+        exception_handlers={HTTPException: _http_exception},
+    )
+
+
+class _Routes:
+    """The endpoints; every error is an OpenAI error object with its HTTP status."""
+
+    def __init__(self, server: ChatServer) -> None:
+        self.server = server
+        self.config = server.config
+
+    async def health(self, _: Request) -> Response:
+        stats = self.server.scheduler.stats()
+        return JSONResponse({"status": "ok", "waiting": stats.waiting, "running": stats.running})
+
+    async def models(self, request: Request) -> Response:
+        return await _answer(lambda: self._models(request))
+
+    async def chat(self, request: Request) -> Response:
+        return await _answer(lambda: self._chat(request))
+
+    async def _models(self, request: Request) -> Response:
+        self._authorize(request)
+        data = [
+            {"id": name, "object": "model", "created": self.server.created, "owned_by": "vlm2vla"}
+            for name in self.server.model_names()
+        ]
+        return JSONResponse({"object": "list", "data": data})
+
+    async def _chat(self, request: Request) -> Response:
+        arrived = time.monotonic()
+        self._authorize(request)
+        body = await self._read_body(request)
+        chat = await asyncio.to_thread(lambda: parse_request(decode_body(body)))
+        generation, model = self.server.generation_request(chat)
+        deadline = arrived + self.config.request_timeout_s
+        stop = StopText(chat.stop)
+        if chat.stream:
+            return await _Stream(self.server, model, chat.include_usage, stop).start(
+                generation, deadline
+            )
+        sink = _stop_sink(stop) if stop.stops else None
+        submission = _submit(self.server, generation, sink, deadline)
+        completion = await _wait(submission, deadline)
+        text = stop.text + stop.flush() if stop.stops else completion.text
+        return JSONResponse(
+            {
+                **_header(f"chatcmpl-{uuid.uuid4().hex}", model, "chat.completion"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": _finish_reason(completion),
+                    }
+                ],
+                "usage": _usage(completion.timing),
+                TIMING_FIELD: completion.timing.to_dict(),
+            }
+        )
+
+    def _authorize(self, request: Request) -> None:
+        if not self.server.token:
+            return
+        header = request.headers.get("authorization", "")
+        expected = f"Bearer {self.server.token}"
+        if not hmac.compare_digest(header.encode(), expected.encode()):
+            raise _HttpError(
+                HTTPStatus.UNAUTHORIZED, "missing or wrong bearer token", "authentication_error"
+            )
+
+    async def _read_body(self, request: Request) -> bytes:
+        """The request body: JSON, within the size limit, fully sent within the socket timeout."""
+        if "json" not in request.headers.get("content-type", ""):
+            raise _HttpError(
+                HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send Content-Type: application/json"
+            )
+        try:
+            length = int(request.headers.get("content-length", ""))
+        except ValueError:
+            raise _HttpError(HTTPStatus.LENGTH_REQUIRED, "send a Content-Length header") from None
+        limit = self.config.max_request_bytes
+        timeout = self.config.socket_timeout_s
+        if length > limit:
+            await _read(request, min(length, DRAIN_FACTOR * limit), timeout)
+            raise _HttpError(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                f"request body of {length} bytes exceeds the limit of {limit}; send smaller images",
+            )
+        body = await _read(request, length, timeout)
+        if len(body) < length:
+            raise _HttpError(
+                HTTPStatus.REQUEST_TIMEOUT,
+                f"the body ended {length - len(body)} bytes short of its Content-Length of "
+                f"{length} (nothing more within {timeout} s)",
+            )
+        return body
+
+
+def _submit(
+    server: ChatServer,
+    generation: GenerationRequest,
+    sink: Callable[[str], None] | None,
+    deadline: float,
+) -> Submission:
+    """Hand ``generation`` to the scheduler; HTTP 503 when its queue is full."""
+    try:
+        return server.scheduler.submit(generation, sink, deadline)
+    except QueueFullError as exc:
+        raise _HttpError(HTTPStatus.SERVICE_UNAVAILABLE, str(exc), "busy") from None
+
+
+async def _read(request: Request, length: int, timeout_s: float) -> bytes:
+    """Up to ``length`` body bytes: what arrived within ``timeout_s`` or before the client left."""
+    parts: list[bytes] = []
+    received = 0
+
+    async def collect() -> None:
+        nonlocal received
+        async for chunk in request.stream():
+            parts.append(chunk)
+            received += len(chunk)
+            if received >= length:
+                return
+
+    with contextlib.suppress(TimeoutError, ClientDisconnect):
+        await asyncio.wait_for(collect(), timeout_s)
+    return b"".join(parts)[:length]
+
+
+async def _answer(handler: Callable[[], Any]) -> Response:
+    """Run ``handler``; turn the errors it raises into OpenAI error objects."""
+    try:
+        return await handler()
+    except _HttpError as exc:
+        return _error(exc.status, str(exc), exc.kind)
+    except RequestError as exc:
+        return _error(exc.status, str(exc), "invalid_request_error", exc.field)
+    except GenerationTimeoutError as exc:
+        return _error(HTTPStatus.GATEWAY_TIMEOUT, str(exc), "timeout")
+    except PolicyRuntimeError as exc:
+        return _error(HTTPStatus.BAD_REQUEST, str(exc), "invalid_request_error")
+    except Exception:
+        logger.exception("request failed")
+        return JSONResponse(_server_error(), status_code=HTTPStatus.INTERNAL_SERVER_ERROR)
+
+
+def _error(status: HTTPStatus, message: str, kind: str, param: str | None = None) -> Response:
+    error: dict[str, Any] = {"message": message, "type": kind}
+    if param is not None:
+        error["param"] = param
+    error["code"] = int(status)
+    headers = {"Connection": "close"} if status in _CLOSING else None
+    return JSONResponse({"error": error}, status_code=status, headers=headers)
+
+
+_CLOSING = frozenset({HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.REQUEST_ENTITY_TOO_LARGE})
+"""Replies after which the connection closes (the body may be unread)."""
+
+
+async def _http_exception(_: Request, exc: Exception) -> Response:
+    """Starlette's own errors (no such path, wrong method) as OpenAI error objects."""
+    status = HTTPStatus(getattr(exc, "status_code", 500))
+    kind = "not_found_error" if status == HTTPStatus.NOT_FOUND else "invalid_request_error"
+    return _error(status, str(getattr(exc, "detail", status.phrase)), kind)
+
+
+async def _wait(submission: Submission, deadline: float) -> Completion:
+    """The completion of ``submission``; HTTP 504 once ``deadline`` passed (it is cancelled)."""
+    try:
+        return await asyncio.wait_for(
+            asyncio.wrap_future(submission.future), max(0.0, deadline - time.monotonic()) + 0.5
+        )
+    except TimeoutError:
+        raise GenerationTimeoutError("generation took too long (request deadline)") from None
+    finally:
+        submission.cancel()
+
+
+def _stop_sink(stop: StopText) -> Callable[[str], None]:
+    """A text sink that feeds ``stop`` and ends the generation at its first stop string."""
+
+    def sink(piece: str) -> None:
+        if not stop.stopped:
+            stop.feed(piece)
+            if stop.stopped:
+                raise StopGeneration
+
+    return sink
+
+
+class _Stream:
+    """One streamed answer: the scheduler's text sink queues pieces; the response relays them."""
+
+    def __init__(self, server: ChatServer, model: str, include_usage: bool, stop: StopText) -> None:
+        self.server = server
         self.model = model
         self.include_usage = include_usage
         self.stop = stop
-        self.pieces: queue.Queue[str | None] = queue.Queue()
-        self.gone = threading.Event()
-        self.started = False
+        self.loop = asyncio.get_running_loop()
+        self.pieces: asyncio.Queue[str | None] = asyncio.Queue()
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.submission: Submission | None = None
 
-    def run(self, request: GenerationRequest) -> None:
-        """Generate ``request`` and stream it; raise (before the response started) to refuse."""
-        server = self.handler.server
-        future = server.worker.submit(server.backend.complete, request, self._sink)
-        future.add_done_callback(lambda _: self.pieces.put(None))
+    async def start(self, generation: GenerationRequest, deadline: float) -> Response:
+        """Submit the request; the event stream once its first piece is there (else the error)."""
+        self.submission = _submit(self.server, generation, self._sink, deadline)
+        self.submission.future.add_done_callback(lambda _: self._put(None))
         try:
-            self._relay(time.monotonic() + server.config.request_timeout_s)
-            completion = future.result()
-            self._finish(completion)
-        except _ClientGoneError as exc:
-            logger.info("%s: %s; generation stopped", self.handler.address_string(), exc)
-            self.handler.close_connection = True
-        except Exception as exc:
-            if not self.started:
-                raise
-            self._fail(exc)
-        finally:
-            self.gone.set()
-            future.cancel()
+            first = await self._next(deadline)
+            if first is None:
+                self.submission.future.result()  # raises the request's error, if any
+        except BaseException:
+            self.submission.cancel()
+            raise
+        return StreamingResponse(
+            self._events(first, deadline),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache"},
+        )
 
     def _sink(self, piece: str) -> None:
-        """The backend's on_text: queue ``piece`` up to a stop string; raise once the client left.
-
-        Raises :class:`StopGeneration` when a stop string appears (the pieces after it are not
-        queued).
-        """
-        if self.gone.is_set():
-            raise _ClientGoneError("the client closed the stream")
+        """The scheduler's on_text (its thread): queue the text up to a stop string."""
         if self.stop.stopped:
             return
         text = self.stop.feed(piece)
         if text:
-            self.pieces.put(text)
+            self._put(text)
         if self.stop.stopped:
             raise StopGeneration
 
-    def _relay(self, deadline: float) -> None:
-        """Write each queued piece as a content event until the generation ends."""
-        while True:
-            try:
-                piece = self.pieces.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise _HttpError(
-                    HTTPStatus.GATEWAY_TIMEOUT, "generation took too long", "timeout"
-                ) from None
-            if piece is None:
-                return
-            self._send(self._chunk({"content": piece}))
+    def _put(self, item: str | None) -> None:
+        self.loop.call_soon_threadsafe(self.pieces.put_nowait, item)
 
-    def _finish(self, completion: Completion) -> None:
-        held = self.stop.flush()
-        if held:
-            self._send(self._chunk({"content": held}))
-        self._send(self._chunk({}, _finish_reason(completion)))
-        if self.include_usage:
-            timing = completion.timing
-            usage = {"usage": _usage(timing), TIMING_FIELD: timing.to_dict()}
-            self._send({**_header(self.id, self.model, CHUNK_OBJECT), "choices": [], **usage})
-        self._send(DONE)
-        self._write(b"")  # the last, empty chunk of the chunked body
-
-    def _fail(self, exc: Exception) -> None:
-        """End a started stream with an error event (the status line is already sent)."""
-        if isinstance(exc, _HttpError | PolicyRuntimeError):
-            error = {"message": str(exc), "type": getattr(exc, "kind", "invalid_request_error")}
-        else:
-            logger.error("streamed request failed", exc_info=exc)
-            error = _server_error()["error"]
-        self.handler.close_connection = True
+    async def _next(self, deadline: float) -> str | None:
+        """The next queued piece (None: the generation ended); a timeout past ``deadline``."""
         try:
-            self._send({"error": error})
-            self._send(DONE)
-            self._write(b"")
-        except _ClientGoneError:
-            pass  # the client went away as well
+            return await asyncio.wait_for(self.pieces.get(), max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            raise GenerationTimeoutError("generation took too long (request deadline)") from None
+
+    async def _events(self, first: str | None, deadline: float) -> AsyncIterator[str]:
+        submission = self.submission
+        try:
+            yield self._event(self._chunk({"role": "assistant", "content": ""}))
+            piece = first
+            while piece is not None:
+                yield self._event(self._chunk({"content": piece}))
+                piece = await self._next(deadline)
+            completion = submission.future.result()
+            held = self.stop.flush()
+            if held:
+                yield self._event(self._chunk({"content": held}))
+            yield self._event(self._chunk({}, _finish_reason(completion)))
+            if self.include_usage:
+                timing = completion.timing
+                usage = {"usage": _usage(timing), TIMING_FIELD: timing.to_dict()}
+                header = _header(self.id, self.model, CHUNK_OBJECT)
+                yield self._event({**header, "choices": [], **usage})
+        except Exception as exc:
+            yield self._event({"error": _stream_error(exc)})
+        finally:
+            submission.cancel()
+        yield self._event(DONE)
 
     def _chunk(self, delta: dict[str, str], finish_reason: str | None = None) -> dict[str, Any]:
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
         return {**_header(self.id, self.model, CHUNK_OBJECT), "choices": [choice]}
 
-    def _send(self, event: dict[str, Any] | str) -> None:
-        """Write one Server-Sent Event (a JSON object or the DONE marker) and flush it."""
-        if not self.started:
-            self._start()
+    @staticmethod
+    def _event(event: dict[str, Any] | str) -> str:
         data = event if isinstance(event, str) else json.dumps(event)
-        self._write(f"data: {data}\n\n".encode())
+        return f"data: {data}\n\n"
 
-    def _start(self) -> None:
-        self.started = True
-        handler = self.handler
-        handler.send_response(HTTPStatus.OK)
-        handler.send_header("Content-Type", "text/event-stream")
-        handler.send_header("Cache-Control", "no-cache")
-        handler.send_header("Transfer-Encoding", "chunked")
-        handler.end_headers()
-        self._send(self._chunk({"role": "assistant", "content": ""}))
 
-    def _write(self, data: bytes) -> None:
-        """One chunk of the chunked body (b"": the terminating chunk)."""
-        try:
-            self.handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-            self.handler.wfile.flush()
-        except OSError as exc:
-            raise _ClientGoneError(f"the client closed the stream ({exc})") from None
+def _stream_error(exc: Exception) -> dict[str, Any]:
+    """The error event of a started stream that failed."""
+    if isinstance(exc, GenerationTimeoutError):
+        return {"message": str(exc), "type": "timeout"}
+    if isinstance(exc, PolicyRuntimeError):
+        return {"message": str(exc), "type": "invalid_request_error"}
+    logger.error("streamed request failed", exc_info=exc)
+    return _server_error()["error"]
 
 
 def _header(completion_id: str, model: str, kind: str) -> dict[str, Any]:

@@ -3,16 +3,14 @@
     VLM2VLA_API_KEY=... vlm2vla-serve --model google/gemma-3-12b-it --adapter runs/adapter
 
 See :mod:`vlm2vla_policy.serving.chat_server` for the endpoints and the safety rules (loopback by
-default, bearer token required elsewhere, JSON only, size limits, generation off the accept loop).
+default, bearer token required elsewhere, JSON only, size limits, batched generation).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 
 from vlm2vla_policy.cli_options import OptionError, Options
 from vlm2vla_policy.runtime.backends.hf import HFBackend
@@ -27,7 +25,7 @@ READY_MESSAGE = "vlm2vla-serve listening on"
 MODEL_OPTIONS = Options(
     PolicyConfig,
     (*(f"model.{name}" for name in ("model", "adapter", "merge_adapter", "dtype", "device",
-                                    "quantization", "allow_download")),
+                                    "quantization", "allow_download", "cpu_threads")),
      "seed", "prefix_reuse", "prefix_capacity", "jump_forward"),
     required=("model.model",),
 )  # fmt: skip
@@ -36,7 +34,8 @@ MODEL_OPTIONS = Options(
 SERVE_OPTIONS = Options(
     ServeConfig,
     ("host", "port", "served_model_name", "base_model_name", "api_key_env", "max_request_bytes",
-     "max_tokens_limit", "max_pending", "request_timeout_s", "socket_timeout_s"),
+     "max_tokens_limit", "max_batch", "batch_window_s", "max_pending", "max_connections",
+     "request_timeout_s", "socket_timeout_s"),
 )  # fmt: skip
 """How the server listens and what it accepts: :class:`ServeConfig`'s settings."""
 
@@ -71,12 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     except (PolicyRuntimeError, OSError) as exc:
         logger.error("vlm2vla-serve: %s", exc)
         return 2
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     logger.info("%s %s (models: %s)", READY_MESSAGE, server.url, ", ".join(server.model_names()))
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        server.serve_forever()  # until SIGINT or SIGTERM
     finally:
         server.server_close()
     return 0

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from http.server import HTTPServer
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-_Server = TypeVar("_Server", bound=HTTPServer)
+
+class _Serving(Protocol):
+    def serve_forever(self) -> None: ...
+    def shutdown(self) -> None: ...
+    def server_close(self) -> None: ...
+
+
+_Server = TypeVar("_Server", bound=_Serving)
 
 
 def serve_in_thread(server: _Server) -> Iterator[_Server]:

@@ -31,7 +31,9 @@ class HFBackend:
     between requests, for up to ``prefix_capacity`` prompts (one per robot served).
     ``jump_forward``: feed the tokens a grammar forces in one forward pass.
     ``use_adapter=False`` requests run under peft's ``disable_adapter()``.
-    Thread-safe: requests are served one at a time.
+    Thread-safe: :meth:`complete` answers one request at a time (the robot's own policy); a
+    :class:`~vlm2vla_policy.runtime.batch_scheduler.BatchScheduler` over the backend decodes many
+    together (a server), holding :attr:`lock` for each step.
     """
 
     def __init__(
@@ -52,7 +54,8 @@ class HFBackend:
         )
         self._table: TokenTable | None = None
         self._constraints: dict[int, tuple[Grammar, GrammarConstraint]] = {}
-        self._lock = threading.Lock()
+        # Held while the model runs: one whole answer (complete) or one batched step.
+        self.lock = threading.Lock()
 
     @classmethod
     def from_config(cls, loaded: LoadedModel, config: PolicyConfig) -> HFBackend:
@@ -87,7 +90,7 @@ class HFBackend:
         all), so no answer pays for a state's first visit (docs/performance.md has the cost).
         Call once after loading.
         """
-        with self._lock:
+        with self.lock:
             for grammar in grammars:
                 self.constraint(grammar).precompute(max_states)
 
@@ -97,14 +100,14 @@ class HFBackend:
         The timing's prefill includes the image preprocessing and tokenisation of the prompt.
         ``on_text`` receives the text as it is decoded (see :data:`TextSink`).
         """
-        with self._lock:
+        with self.lock:
             start = time.perf_counter()
             prompt = self.engine.encode(request.prompt)
             constraint = None
             if request.grammar is not None:
                 constraint = self.constraint(request.grammar)
             encode_s = time.perf_counter() - start
-            with self._adapter(request.use_adapter) as tag:
+            with self.adapter(request.use_adapter) as tag:
                 generation = self.engine.generate(
                     prompt, request.sampling, None, tag, on_text, constraint=constraint
                 )
@@ -122,7 +125,8 @@ class HFBackend:
             self.engine.prefix_cache.clear()
 
     @contextlib.contextmanager
-    def _adapter(self, use_adapter: bool) -> Iterator[str]:
+    def adapter(self, use_adapter: bool) -> Iterator[str]:
+        """Run the model with the adapter on or off; yields the prefix cache tag of that state."""
         model: Any = self.loaded.model
         if use_adapter or self.loaded.adapter is None:
             yield ADAPTER_TAG if self.loaded.adapter is not None else BASE_TAG
