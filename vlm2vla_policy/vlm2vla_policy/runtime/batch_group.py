@@ -63,6 +63,44 @@ class BatchGroup:
             return
         self._pack([*self._rows(), *rows])
 
+    def prefill(self, prompts: Sequence[Any]) -> list[torch.Tensor]:
+        """(Empty group) run whole prompts, images included, in one pass; each one's logits.
+
+        ``prompts`` are :class:`~vlm2vla_policy.runtime.generation.EncodedPrompt` s; they are
+        left-padded to the longest (token type 0, masked), so each keeps its own positions and
+        Gemma-3's bidirectional attention among its own image tokens.
+        """
+        from transformers import DynamicCache
+
+        if self.solo or self.size:
+            raise ValueError("only an empty shared group prefills prompts")
+        lengths = [prompt.input_ids.shape[1] for prompt in prompts]
+        longest = max(lengths)
+        device = prompts[0].input_ids.device
+        ids = torch.zeros((len(prompts), longest), dtype=torch.long, device=device)
+        types = torch.zeros_like(ids)
+        mask = torch.zeros_like(ids)
+        for row, (prompt, length) in enumerate(zip(prompts, lengths, strict=True)):
+            ids[row, longest - length :] = prompt.input_ids[0]
+            mask[row, longest - length :] = 1
+            if prompt.token_type_ids is not None:
+                types[row, longest - length :] = prompt.token_type_ids[0]
+        images = [prompt.pixel_values for prompt in prompts if prompt.pixel_values is not None]
+        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+        self.cache = DynamicCache(config=self.model.config)
+        out = self.model(
+            input_ids=ids,
+            attention_mask=self._prompt_attention(mask, types),
+            position_ids=positions,
+            pixel_values=torch.cat(images) if images else None,
+            token_type_ids=types if images else None,
+            cache=self.cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        self.mask, self.lengths = mask, lengths
+        return [out.logits[row, -1] for row in range(len(prompts))]
+
     def adopt(self, cache: Any) -> None:
         """(Solo) take a copy of a lone answer's cache, however long (local layers included)."""
         if not self.solo or self.size:
@@ -120,16 +158,54 @@ class BatchGroup:
             new_mask[row, :count] = 1
             positions[row] = torch.arange(width, device=device) + self.lengths[row]
             self.lengths[row] += count
+        past = self.padded_length()
         self.mask = torch.cat([self.mask, new_mask], dim=1)
         out = self.model(
             input_ids=ids,
-            attention_mask=self.mask,
+            attention_mask=self._attention(past, width),
             position_ids=positions,
             cache=self.cache,
             use_cache=True,
             logits_to_keep=width,
         )
         return [out.logits[row, len(feed) - 1] for row, feed in enumerate(feeds)]
+
+    def _prompt_attention(self, real: torch.Tensor, types: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The additive attention mask of a prefill: causal, image tokens see their whole image.
+
+        Gemma-3's rule (its ``token_type_ids``): a position sees the real positions before it,
+        and each image token also every token of its own image (a run of image tokens).
+        """
+        length = real.shape[1]
+        positions = torch.arange(length, device=real.device)
+        causal = positions[None, :] <= positions[:, None]
+        image = types.bool()
+        starts = image & ~torch.nn.functional.pad(image, (1, 0))[:, :-1]
+        block = torch.where(image, starts.cumsum(dim=1), 0)
+        same_image = (block[:, :, None] == block[:, None, :]) & image[:, :, None]
+        allowed = (causal[None] | same_image) & real.bool()[:, None, :]
+        return self._additive(allowed[:, None])
+
+    def _additive(self, allowed: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``allowed`` (rows, 1, queries, keys) as the additive mask of every layer kind."""
+        dtype = self.model.dtype
+        mask = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
+        mask.masked_fill_(~allowed, torch.finfo(dtype).min)
+        return {"full_attention": mask, "sliding_attention": mask}
+
+    def _attention(self, past: int, width: int) -> dict[str, torch.Tensor]:
+        """The additive attention mask of a step (every layer kind: the cache fits the window).
+
+        Each new position sees the row's real positions up to itself. Given ready-made, it
+        spares the model building one from the 2-D mask on every step (the larger part of a
+        small model's step).
+        """
+        length = past + width
+        device = self.mask.device
+        causal = torch.arange(length, device=device)[None, :] <= (
+            past + torch.arange(width, device=device)[:, None]
+        )
+        return self._additive(self.mask.bool()[:, None, None, :] & causal[None, None])
 
     def _rows(self) -> list[KeyValues]:
         return [self.extract(row) for row in range(self.size)]
@@ -165,6 +241,16 @@ def _pad_left(states: torch.Tensor, length: int) -> torch.Tensor:
     if not missing:
         return states
     return torch.nn.functional.pad(states, (0, 0, missing, 0))
+
+
+def cache_of(model: Any, states: KeyValues) -> Any:
+    """A lone answer's cache holding ``states`` (copies), e.g. to keep in the prefix cache."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=model.config)
+    for layer, (keys, values) in enumerate(states):
+        cache.update(keys, values, layer)
+    return cache
 
 
 def key_values(cache: Any) -> KeyValues:

@@ -31,9 +31,15 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from vlm2vla_policy.runtime.backends.base import Backend, Completion, GenerationRequest, TextSink
-from vlm2vla_policy.runtime.batch_group import BatchGroup, key_values
+from vlm2vla_policy.runtime.batch_group import BatchGroup, cache_of, key_values
 from vlm2vla_policy.runtime.errors import PolicyRuntimeError
-from vlm2vla_policy.runtime.generation import Prefill, RowDecoder, StopGeneration
+from vlm2vla_policy.runtime.generation import (
+    EncodedPrompt,
+    Prefill,
+    RowDecoder,
+    StopGeneration,
+)
+from vlm2vla_policy.runtime.prefix_cache import PrefixHit
 
 if TYPE_CHECKING:
     from vlm2vla_policy.runtime.backends.hf import HFBackend
@@ -76,16 +82,24 @@ class _Row:
     """One admitted request while its answer is decoded."""
 
     submission: Submission
-    decoder: RowDecoder
-    prefilled: Prefill
-    # Seconds waiting in the queue, then encoding and prefilling.
+    # Seconds the request waited in the queue.
     queued_s: float
-    prefill_s: float
-    # time.perf_counter() when decoding began.
-    decode_start: float
+    # time.perf_counter() at admission; then (see :meth:`started`) when decoding began.
+    start: float
+    decoder: RowDecoder | None = None
+    prefilled: Prefill | None = None
+    # Seconds from admission to the first logits of the answer (encoding and prefill).
+    prefill_s: float = 0.0
     # Tokens to run at the next step.
     feed: list[int] = field(default_factory=list)
     group: BatchGroup | None = None
+    # True while the feed is the rest of the prompt (its logits start the answer).
+    prefilling: bool = False
+
+    def started(self) -> None:
+        """Note that the prompt is in: the answer's decoding starts now."""
+        now = time.perf_counter()
+        self.prefill_s, self.start = now - self.start, now
 
 
 @dataclass(frozen=True)
@@ -105,8 +119,9 @@ class BatchScheduler:
     """Decodes the requests given to :meth:`submit` of one :class:`HFBackend`, batched.
 
     ``max_batch``: most answers decoded at once; ``max_waiting``: most requests queued behind
-    them (more raise :class:`QueueFullError`); ``window_s``: how long an idle scheduler waits
-    after the first request for more before it starts.
+    them (more raise :class:`QueueFullError`); ``window_s``: how long an idle scheduler waits,
+    after the first request, for as many as ran together before it went idle (robots whose
+    answers ended together send their next requests together; a lone robot never waits).
     """
 
     def __init__(
@@ -126,7 +141,11 @@ class BatchScheduler:
         self._wake = threading.Condition()
         self._rows: list[_Row] = []
         self._shared: dict[str, BatchGroup] = {}
+        # Per adapter state, the rows running the rest of their prompt this step.
+        self._prefill: dict[str, BatchGroup] = {}
         self._closed = False
+        # Most requests running at once since the scheduler was last idle.
+        self._busy = 0
         self._steps = self._row_steps = self._completed = self._timed_out = 0
         self._thread = threading.Thread(target=self._run, name="batch-decode", daemon=True)
         self._thread.start()
@@ -173,8 +192,7 @@ class BatchScheduler:
                 break
             try:
                 with self.backend.lock, torch.inference_mode():
-                    for submission in admitted:
-                        self._admit(submission)
+                    self._admit(admitted)
                     self._step()
             except Exception as exc:  # a bug: fail what runs, keep serving
                 logger.exception("batched decoding failed; %d answers fail", len(self._rows))
@@ -182,6 +200,7 @@ class BatchScheduler:
                     _fail(row.submission, exc)
                 self._rows.clear()
                 self._shared.clear()
+                self._prefill.clear()
         error = PolicyRuntimeError("the batch scheduler was closed")
         for row in self._rows:
             _fail(row.submission, error)
@@ -196,47 +215,140 @@ class BatchScheduler:
             if self._closed:
                 return None
             if not self._rows:
+                # Clients that were served together come back together: wait (at most the
+                # window) for as many as were busy last time. A lone client never waits.
+                company = min(self._busy, self.max_batch)
                 until = time.monotonic() + self.window_s
-                while len(self._waiting) < self.max_batch and not self._closed:
+                while len(self._waiting) < company and not self._closed:
                     if not self._wake.wait(max(0.0, until - time.monotonic())):
                         break
+                self._busy = 0
             room = self.max_batch - len(self._rows)
-            return [self._waiting.popleft() for _ in range(min(room, len(self._waiting)))]
+            taken = [self._waiting.popleft() for _ in range(min(room, len(self._waiting)))]
+            self._busy = max(self._busy, len(self._rows) + len(taken))
+            return taken
 
-    def _admit(self, submission: Submission) -> None:
-        """Prefill ``submission`` alone and start its answer (or fail it)."""
+    def _admit(self, submissions: list[Submission]) -> None:
+        """Start the answers of ``submissions`` (or fail them).
+
+        A prompt whose prefix (its image with it) is in the prefix cache starts from that
+        prefix's key/values and runs its remaining text in the next step. The other prompts of
+        one adapter state are prefilled together, images included, in one pass (one too long to
+        share a padded cache, alone).
+        """
+        fresh: dict[str, list[tuple[_Row, EncodedPrompt]]] = {}
+        for submission in submissions:
+            started = self._start(submission)
+            if started is not None:
+                row, prompt, tag = started
+                fresh.setdefault(tag, []).append((row, prompt))
+        for tag, rows in fresh.items():
+            self._prefill_together(tag, rows)
+
+    def _start(self, submission: Submission) -> tuple[_Row, EncodedPrompt, str] | None:
+        """Encode ``submission``; start it from a cached prefix, or return it for a prefill."""
         if _expired(submission):
             self._end(submission)
-            return
+            return None
         request = submission.request
-        queued_s = time.monotonic() - submission.submitted
-        start = time.perf_counter()
+        row = _Row(submission, time.monotonic() - submission.submitted, time.perf_counter())
         try:
             prompt = self.engine.encode(request.prompt)
+            self.engine.check_context(prompt, request.sampling)
             constraint = None
             if request.grammar is not None:
                 constraint = self.backend.constraint(request.grammar)
-            with self.backend.adapter(request.use_adapter) as tag:
-                prefilled = self.engine.prefill(prompt, request.sampling, tag)
-            decoder = RowDecoder(
+            ids = prompt.input_ids[0].tolist()
+            row.decoder = RowDecoder(
                 self.engine,
                 None,
-                prefilled.token_ids,
+                ids,
                 request.sampling,
                 constraint=constraint,
                 on_text=submission.on_text,
             )
-            now = time.perf_counter()
-            row = _Row(submission, decoder, prefilled, queued_s, now - start, now)
-            done = not self._advance(row, prefilled.logits, first=True)
+            with self.backend.adapter(request.use_adapter) as tag:
+                hit = self.engine.lookup(prompt, tag)
         except Exception as exc:  # the request's own error (a bad prompt), not the scheduler's
             _fail(submission, exc)
+            return None
+        shared = self._shared_group(tag)
+        if hit is None and shared.fits(len(ids), 1):
+            return row, prompt, tag
+        if hit is not None and shared.fits(hit.length, len(ids) - hit.length):
+            self._join_with_prefix(row, prompt, hit, tag)
+        else:
+            self._prefill_alone(tag, row, prompt, hit)
+        return None
+
+    def _prefill_alone(
+        self, tag: str, row: _Row, prompt: EncodedPrompt, hit: PrefixHit | None = None
+    ) -> None:
+        """Prefill ``row``'s prompt by itself (after ``hit``'s prefix) and start it."""
+        try:
+            with self.backend.adapter(row.submission.request.use_adapter):
+                row.prefilled = self.engine.prefill(prompt, tag, hit)
+            row.started()
+            self._begin(row, tag, row.prefilled.logits, row.prefilled.cache)
+        except Exception as exc:  # the request's own error (its text sink), not the scheduler's
+            _fail(row.submission, exc)
+
+    def _prefill_together(self, tag: str, rows: list[tuple[_Row, EncodedPrompt]]) -> None:
+        """Prefill the prompts of ``rows`` (adapter state ``tag``) in one pass; start them."""
+        group = BatchGroup(self.engine.model, self.window)
+        try:
+            with self.backend.adapter(rows[0][0].submission.request.use_adapter):
+                logits = group.prefill([prompt for _, prompt in rows])
+        except Exception as exc:  # e.g. out of memory: these requests fail, not the server
+            logger.exception("a batched prefill of %d prompts failed", len(rows))
+            for row, _ in rows:
+                _fail(row.submission, exc)
             return
-        if done:
+        for index, ((row, prompt), row_logits) in enumerate(zip(rows, logits, strict=True)):
+            cache = cache_of(self.engine.model, group.extract(index))
+            ids = prompt.input_ids[0].tolist()
+            if self.engine.prefix_cache is not None:
+                self.engine.prefix_cache.store(tag, ids, prompt.image_keys, cache)
+            row.prefilled = Prefill(cache=cache, token_ids=ids, reused=0, logits=row_logits)
+            row.started()
+            try:
+                self._begin(row, tag, row_logits, cache)
+            except Exception as exc:  # the request's own text sink failed
+                _fail(row.submission, exc)
+
+    def _begin(self, row: _Row, tag: str, logits: torch.Tensor, cache: Any) -> None:
+        """Draw ``row``'s first token from its prompt's ``logits``; put it in its batch."""
+        if not self._advance(row, logits, first=True):
             self._finish(row)
             return
-        self._place(row, tag, prefilled.cache)
+        self._place(row, tag, cache)
         self._rows.append(row)
+
+    def _join_with_prefix(self, row: _Row, prompt: EncodedPrompt, hit: PrefixHit, tag: str) -> None:
+        """Start ``row`` from ``hit``'s key/values: the prompt's rest runs in the next step.
+
+        The rests of the prompts admitted together run in one pass (a prefill batch, apart from
+        the answers being decoded, which would otherwise carry the long rest as padding); the
+        rows then join the decoding batch.
+
+        The prefix goes back into the prefix cache (unchanged: the row copies it), so the next
+        prompt with the same prefix finds it too.
+        """
+        ids = prompt.input_ids[0].tolist()
+        row.prefilled = Prefill(cache=None, token_ids=ids, reused=hit.length, logits=None)
+        row.feed, row.prefilling = ids[hit.length :], True
+        if tag not in self._prefill:
+            self._prefill[tag] = BatchGroup(self.engine.model, self.window)
+        row.group = self._prefill[tag]
+        row.group.join([key_values(hit.cache)])
+        self.engine.prefix_cache.store(tag, ids[: hit.length], prompt.image_keys, hit.cache)
+        self._rows.append(row)
+
+    def _shared_group(self, tag: str) -> BatchGroup:
+        """The batch of the adapter state ``tag`` (made on first use)."""
+        if tag not in self._shared:
+            self._shared[tag] = BatchGroup(self.engine.model, self.window)
+        return self._shared[tag]
 
     def _place(self, row: _Row, tag: str, cache: Any) -> None:
         """Put ``row`` in its adapter state's batch, or alone if its cache is too long to share.
@@ -245,9 +357,7 @@ class BatchScheduler:
         the next request, so the row takes its key/values (or a copy) now.
         """
         length = len(row.decoder.sequence) - len(row.feed)
-        shared = self._shared.get(tag)
-        if shared is None:
-            shared = self._shared[tag] = BatchGroup(self.engine.model, self.window)
+        shared = self._shared_group(tag)
         if shared.fits(length, len(row.feed)):
             shared.join([key_values(cache)])
             row.group = shared
@@ -265,6 +375,9 @@ class BatchScheduler:
                 continue
             try:
                 self._step_group(group, rows)
+                tag = self._prefill_tag(group)
+                if tag is not None:
+                    self._to_decoding(group, tag, [row for row in rows if row in self._rows])
             except Exception as exc:  # a failed pass (e.g. out of memory) fails its rows only
                 logger.exception("a batched decoding step failed; its %d answers fail", len(rows))
                 for row in rows:
@@ -279,8 +392,13 @@ class BatchScheduler:
         self._row_steps += len(rows)
         keep = []
         for index, (row, row_logits) in enumerate(zip(rows, logits, strict=True)):
-            row.decoder.forward_passes += 1
-            if self._advance(row, row_logits):
+            first = row.prefilling
+            if first:
+                row.prefilling = False
+                row.started()
+            else:
+                row.decoder.forward_passes += 1
+            if self._advance(row, row_logits, first=first):
                 keep.append(index)
             else:
                 self._finish(row)
@@ -295,6 +413,23 @@ class BatchScheduler:
             self._end(rows[index].submission)
         group.keep(live)
         return [rows[index] for index in live]
+
+    def _prefill_tag(self, group: BatchGroup) -> str | None:
+        """The adapter state of ``group`` if it is a prefill batch, else None."""
+        return next((tag for tag, prefill in self._prefill.items() if prefill is group), None)
+
+    def _to_decoding(self, group: BatchGroup, tag: str, rows: list[_Row]) -> None:
+        """Move the rows of a prefill batch (their prompts now in) to the decoding batch."""
+        states = [group.extract(index) for index in range(group.size)]
+        group.keep([])
+        shared = self._shared_group(tag)
+        for row, row_states in zip(rows, states, strict=True):
+            length = len(row.decoder.sequence) - len(row.feed)
+            if shared.fits(length, len(row.feed)):
+                row.group = shared
+            else:
+                row.group = BatchGroup(self.engine.model, self.window, solo=True)
+            row.group.join([row_states])
 
     def _make_room(self, group: BatchGroup, rows: list[_Row]) -> list[_Row]:
         """Repack ``group`` before the step would outgrow its window; move too-long rows out."""
@@ -316,7 +451,7 @@ class BatchScheduler:
         return [rows[index] for index in staying]
 
     def _groups(self) -> Iterator[BatchGroup]:
-        seen: list[BatchGroup] = list(self._shared.values())
+        seen: list[BatchGroup] = [*self._prefill.values(), *self._shared.values()]
         for row in self._rows:
             if row.group is not None and row.group.solo and row.group not in seen:
                 seen.append(row.group)
@@ -339,7 +474,7 @@ class BatchScheduler:
     def _finish(self, row: _Row) -> None:
         """Complete ``row``'s future with its answer."""
         generation = row.decoder.result(
-            row.prefilled, row.prefill_s, time.perf_counter() - row.decode_start
+            row.prefilled, row.prefill_s, time.perf_counter() - row.start
         )
         completion = Completion(
             text=generation.text,

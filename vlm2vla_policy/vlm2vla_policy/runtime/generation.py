@@ -21,7 +21,7 @@ from vlm2vla_policy.runtime.chat import ChatPrompt
 from vlm2vla_policy.runtime.config import SamplingConfig
 from vlm2vla_policy.runtime.errors import PromptError
 from vlm2vla_policy.runtime.images import image_key
-from vlm2vla_policy.runtime.prefix_cache import PrefixCache
+from vlm2vla_policy.runtime.prefix_cache import PrefixCache, PrefixHit
 from vlm2vla_policy.runtime.sampling import next_token
 from vlm2vla_policy.runtime.timing import Timing
 
@@ -191,7 +191,8 @@ class GenerationEngine:
         :class:`StopGeneration` as a finished answer, any other by propagating.
         """
         start = time.perf_counter()
-        prefilled = self.prefill(prompt, sampling, cache_tag)
+        self.check_context(prompt, sampling)
+        prefilled = self.prefill(prompt, cache_tag, self.lookup(prompt, cache_tag))
         prefill_end = time.perf_counter()
         decoder = RowDecoder(
             self,
@@ -211,24 +212,30 @@ class GenerationEngine:
             prefilled, prefill_s=prefill_end - start, decode_s=time.perf_counter() - prefill_end
         )
 
-    @torch.inference_mode()
-    def prefill(self, prompt: EncodedPrompt, sampling: SamplingConfig, cache_tag: str) -> Prefill:
-        """Run the prompt (after the longest reusable cached prefix) through the model.
-
-        Stores the prompt's cache in the prefix cache (the returned ``cache`` is that object).
-        Raises :class:`PromptError` when the prompt and ``max_new_tokens`` exceed the context.
-        """
-        ids = prompt.input_ids[0].tolist()
-        if self.context_length and len(ids) + sampling.max_new_tokens > self.context_length:
+    def check_context(self, prompt: EncodedPrompt, sampling: SamplingConfig) -> None:
+        """Raise :class:`PromptError` when the prompt and ``max_new_tokens`` exceed the context."""
+        length = prompt.input_ids.shape[1]
+        if self.context_length and length + sampling.max_new_tokens > self.context_length:
             raise PromptError(
-                f"the prompt's {len(ids)} tokens and max_new_tokens {sampling.max_new_tokens} "
+                f"the prompt's {length} tokens and max_new_tokens {sampling.max_new_tokens} "
                 f"exceed the model's context of {self.context_length} tokens"
             )
-        hit = None
-        if self.prefix_cache is not None:
-            hit = self.prefix_cache.lookup(
-                cache_tag, ids, prompt.image_keys, prompt.last_image_token
-            )
+
+    def lookup(self, prompt: EncodedPrompt, cache_tag: str) -> PrefixHit | None:
+        """The longest reusable cached prefix of ``prompt`` (taken out of the prefix cache)."""
+        if self.prefix_cache is None:
+            return None
+        return self.prefix_cache.lookup(
+            cache_tag, prompt.input_ids[0].tolist(), prompt.image_keys, prompt.last_image_token
+        )
+
+    @torch.inference_mode()
+    def prefill(self, prompt: EncodedPrompt, cache_tag: str, hit: PrefixHit | None) -> Prefill:
+        """Run the prompt (after ``hit``'s prefix, from :meth:`lookup`) through the model.
+
+        Stores the prompt's cache in the prefix cache (the returned ``cache`` is that object).
+        """
+        ids = prompt.input_ids[0].tolist()
         if hit is not None:
             cache, reused = hit.cache, hit.length
             outputs = self.model(
@@ -322,8 +329,10 @@ class RowDecoder:
         Raises what the text sink raises (:class:`StopGeneration` ends the answer as finished).
         """
         limit = self.sampling.max_new_tokens
+        # A grammar's tokens come from the tokenizer's table: all below its vocabulary size.
+        vocab_size = self.engine.vocab_size if self.constraint is None else None
         token = next_token(
-            logits, self.sampling, self.engine.generator, self._allowed(), self.engine.vocab_size
+            logits, self.sampling, self.engine.generator, self._allowed(), vocab_size
         )
         if token is None:
             return None

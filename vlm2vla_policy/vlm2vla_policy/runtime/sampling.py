@@ -9,6 +9,7 @@ A set of one token is returned without a draw (the grammar leaves no choice).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -46,10 +47,11 @@ def _sample(
     scores: torch.Tensor, sampling: SamplingConfig, generator: torch.Generator | None
 ) -> int | None:
     """Index into ``scores`` drawn by temperature and top-p; None when every score is -inf."""
+    if sampling.temperature == 0:
+        best = int(torch.argmax(scores))
+        return best if math.isfinite(float(scores[best])) else None
     if not torch.isfinite(scores).any():
         return None
-    if sampling.temperature == 0:
-        return int(torch.argmax(scores))
     probs = torch.softmax(scores / sampling.temperature, dim=-1)
     if sampling.top_p >= 1.0:
         return int(torch.multinomial(probs, 1, generator=generator))

@@ -126,7 +126,8 @@ class ServeConfig:
     max_batch: int = setting(8, "most answers decoded together in one batch", low=1)
     batch_window_s: float = setting(
         0.005,
-        "how long an idle server waits after a request for others to batch with it",
+        "how long an idle server waits after a request for others to batch with it (only "
+        "while as many requests as were last served together have not arrived)",
         unit="s",
         low=0.0,
     )
