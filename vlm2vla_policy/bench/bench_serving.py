@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import multiprocessing
 import os
 import platform
@@ -68,7 +69,7 @@ def robot_cycles(
         plan=SamplingConfig(temperature=0.0, max_new_tokens=tokens[0]),
         chunk=SamplingConfig(temperature=0.0, max_new_tokens=tokens[1]),
     )
-    remote = RemoteConfig(base_url=url, model="vlm2vla", base_model="base", adapter=adapter)
+    remote = RemoteConfig(base_url=url, model="vlm2vla", base_model="base", adapter=adapter or "")
     config = PolicyConfig(backend="remote", remote=remote, sampling=sampling, max_retries=0)
     policy = make_policy(config)
     rng = np.random.default_rng(robot)
@@ -105,7 +106,7 @@ def run_robots(
     wall = time.perf_counter() - start
     return {
         "p50_s": statistics.median(latencies),
-        "p90_s": latencies[int(0.9 * (len(latencies) - 1))],
+        "p90_s": latencies[math.ceil(0.9 * len(latencies)) - 1],
         "cycles_per_s": len(latencies) / wall,
     }
 

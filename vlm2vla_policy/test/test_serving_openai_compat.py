@@ -6,6 +6,7 @@ client for what it can send, raw ``http.client``/sockets for the malformed bodie
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
 import os
@@ -235,3 +236,51 @@ def test_stop_text_holds_back_only_what_may_start_a_stop_string():
     stop = StopText(("abc",))
     assert [stop.feed(piece) for piece in ("1a", "bc2", "3")] == ["1", "", ""]
     assert stop.stopped and stop.text == "1" and stop.flush() == ""
+
+
+def _slow_clients(server: ChatServer, count: int) -> list[socket.socket]:
+    """``count`` connections that never finish their request: half stop inside the headers,
+    half inside a body announced as 1000 bytes."""
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {os.environ[TOKEN_ENV]}\r\nContent-Length: 1000\r\n\r\n"
+    )
+    clients = []
+    for index in range(count):
+        sock = socket.create_connection(server.server_address, timeout=10)
+        sock.sendall(head.encode()[:40] if index % 2 else head.encode() + b'{"messages": [')
+        clients.append(sock)
+    return clients
+
+
+def test_fifty_slow_clients_do_not_stop_a_valid_request(server, client):
+    slow = _slow_clients(server, 50)
+    try:
+        started = time.monotonic()
+        answer = _chunk_answer(client, timeout=10.0)
+        assert answer.choices[0].message.content
+        assert time.monotonic() - started < 5.0
+        # The stalled bodies get their 408 at the body deadline; the stalled headers wait.
+        for sock in slow[::2]:
+            status_line = sock.recv(65536).decode("latin-1").split("\r\n", 1)[0]
+            assert status_line.split()[1] == "408"
+    finally:
+        for sock in slow:
+            sock.close()
+
+
+def test_connections_past_the_cap_get_503_at_once(server):
+    capped = dataclasses.replace(server.config, port=0, max_connections=4)
+    small = ChatServer(server.backend, capped)
+    for _ in serve_in_thread(small):
+        slow = _slow_clients(small, 4)
+        try:
+            started = time.monotonic()
+            connection = http.client.HTTPConnection(*small.server_address, timeout=10)
+            connection.request("GET", "/health")
+            assert connection.getresponse().status == 503
+            connection.close()
+            assert time.monotonic() - started < SOCKET_TIMEOUT_S
+        finally:
+            for sock in slow:
+                sock.close()
