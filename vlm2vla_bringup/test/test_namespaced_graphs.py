@@ -2,14 +2,17 @@
 
 Each is the whole stack (widowx_sim, policy_node with the tiny Gemma-3, controller_node): an
 instruction to /arm1 makes /arm1's chunks and moves /arm1's simulated arm and nothing of /arm2,
-then one to /arm2 does the same for /arm2. The controllers skip the start move through a
-parameter file whose ``/**/controller_node`` section must reach them in their namespaces, so every
-arm command comes from a chunk.
+then one to /arm2 does the same for /arm2. Then both graphs share one batching ``vlm2vla-serve``
+(``backend: remote``) and get their instructions at once: each arm moves, on its own chunks
+only. The controllers skip the start move through a parameter file whose ``/**/controller_node``
+section must reach them in their namespaces, so every arm command comes from a chunk.
 """
 
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,6 +26,7 @@ from interbotix_xs_msgs.msg import JointGroupCommand
 from vlm2vla_msgs.msg import ActionChunk, PolicyStatus
 from vlm2vla_policy.nodes.qos import LATCHED
 from vlm2vla_policy.processes import stop_processes
+from vlm2vla_policy.testing.serve_process import serving
 
 pytestmark = pytest.mark.slow
 NAMESPACES = ("arm1", "arm2")
@@ -43,7 +47,7 @@ def wait_until(condition, timeout_s: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def launch(namespace: str, model: Path, seed: int, params_file: Path) -> subprocess.Popen:
+def launch(namespace: str, model: Path | str, seed: int, params_file: Path) -> subprocess.Popen:
     """``vlm2vla-launch sim`` in ``namespace``, the tiny model, no verifier."""
     args = [f"namespace:={namespace}", f"model:={model}", "verifier:=none", f"seed:={seed}",
             f"params_file:={params_file}"]  # fmt: skip
@@ -57,11 +61,13 @@ class Robot:
         self.status: list[PolicyStatus] = []
         self.chunks: list[ActionChunk] = []
         self.commands = 0  # JointGroupCommands seen
+        self.first_command_at: float | None = None  # time.monotonic() of the first
         node.create_subscription(
             PolicyStatus, f"/{namespace}/vlm2vla/status", self.status.append, ALL
         )
+        self.first_chunk_at: float | None = None
         node.create_subscription(
-            ActionChunk, f"/{namespace}/vlm2vla/action_chunk", self.chunks.append, 10
+            ActionChunk, f"/{namespace}/vlm2vla/action_chunk", self._on_chunk, 10
         )
         node.create_subscription(
             JointGroupCommand, f"/{namespace}/wx250s/commands/joint_group", self._on_command, 100
@@ -72,6 +78,13 @@ class Robot:
 
     def _on_command(self, _msg: JointGroupCommand) -> None:
         self.commands += 1
+        if self.first_command_at is None:
+            self.first_command_at = time.monotonic()
+
+    def _on_chunk(self, msg: ActionChunk) -> None:
+        self.chunks.append(msg)
+        if self.first_chunk_at is None:
+            self.first_chunk_at = time.monotonic()
 
     def instructions(self) -> set[str]:
         return {s.instruction for s in self.status if s.instruction}
@@ -80,11 +93,13 @@ class Robot:
         return any(s.state_name == "idle" for s in self.status)
 
 
-@pytest.fixture
-def robots(tiny_gemma3_dir, tmp_path):
-    params_file = tmp_path / "params.yaml"
-    params_file.write_text(PARAMS_YAML)
-    procs = [launch(ns, tiny_gemma3_dir, seed, params_file) for seed, ns in enumerate(NAMESPACES)]
+@contextmanager
+def graphs(models: list[Path | str], params_file: Path) -> Iterator[dict[str, Robot]]:
+    """Both sim graphs (the given model for each) and a test node watching them."""
+    procs = [
+        launch(ns, model, seed, params_file)
+        for seed, (ns, model) in enumerate(zip(NAMESPACES, models, strict=True))
+    ]
     rclpy.init()
     node = Node("namespaced_graphs_test")
     executor = SingleThreadedExecutor()
@@ -97,6 +112,14 @@ def robots(tiny_gemma3_dir, tmp_path):
         node.destroy_node()
         rclpy.try_shutdown()
         stop_processes(procs, grace_s=30.0)  # vlm2vla-launch stops its own children first
+
+
+@pytest.fixture
+def robots(tiny_gemma3_dir, tmp_path):
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(PARAMS_YAML)
+    with graphs([tiny_gemma3_dir, tiny_gemma3_dir], params_file) as watched:
+        yield watched
 
 
 def test_each_namespace_acts_on_its_own_instruction_only(robots):
@@ -113,3 +136,28 @@ def test_each_namespace_acts_on_its_own_instruction_only(robots):
     wait_until(lambda: arm2.commands > 0, ACT_S, "/arm2's first arm command")
     wait_until(lambda: arm2.chunks, ACT_S, "/arm2's first ActionChunk")
     assert arm1.instructions() == arm2.instructions() == {"put the carrot on the plate"}
+
+
+def test_two_namespaces_share_one_batching_server_at_once(tiny_gemma3_dir, tmp_path):
+    """One vlm2vla-serve for both graphs; both instructions at once; each arm on its own chunks."""
+    server_args = ["--model", str(tiny_gemma3_dir), "--port", "0", "--seed", "0"]
+    with serving(server_args) as url:
+        params_file = tmp_path / "params.yaml"
+        params_file.write_text(
+            PARAMS_YAML + "/**/policy_node:\n  ros__parameters:\n    backend: remote\n"
+            f"    remote_url: {url}\n    remote_api_key_env: ''\n"
+        )
+        with graphs(["", ""], params_file) as robots:
+            arm1, arm2 = robots["arm1"], robots["arm2"]
+            wait_until(lambda: arm1.idle() and arm2.idle(), LOAD_S, "both policies to start")
+            tasks = {"arm1": "put the carrot on the plate", "arm2": "put the spoon in the pot"}
+            for namespace, task in tasks.items():
+                robots[namespace].instruction.publish(String(data=task))
+            for namespace, robot in robots.items():
+                wait_until(lambda r=robot: r.commands > 0, ACT_S, f"/{namespace}'s first command")
+            for namespace, robot in robots.items():
+                assert robot.instructions() == {tasks[namespace]}, f"/{namespace} heard the other"
+                assert robot.first_chunk_at is not None, f"/{namespace} moved without a chunk"
+                assert robot.first_command_at >= robot.first_chunk_at, (
+                    f"/{namespace}'s arm moved before its own first chunk"
+                )
