@@ -1,12 +1,12 @@
 """Many answers decoded in one forward pass: a shared, left-padded key/value cache.
 
-Each answer is prefilled alone (its images, Gemma-3's bidirectional image attention and the
-prefix cache work as for one answer); its key/value states then join a group's cache, left-padded
-to the group's length, with a 2-D attention mask that hides the padding and per-answer position
-ids, so every row sees exactly its own tokens at its own positions (the logits equal the ones it
-would get alone, up to float rounding). A step feeds each row its own tokens (one sampled token and
-the ones the grammar forces after it); rows that feed fewer than the longest are padded after
-their tokens, and the mask hides that padding from every later step.
+Rows are left-padded to the group's length; an attention mask hides the padding and each row
+has its own position ids, so every row sees exactly its own tokens at its own positions (the
+logits equal the ones it would get alone, up to float rounding). Prompts are prefilled in a group
+too, images included (each image's tokens see each other, as Gemma-3's ``token_type_ids`` say),
+or alone; a row's key/values then join the decoding group. A step feeds each row its own tokens
+(one sampled token and the ones the grammar forces after it); rows that feed fewer than the
+longest are padded after their tokens, and the mask hides that padding from every later step.
 
 Gemma-3's local layers keep only the last ``sliding_window - 1`` positions of the cache, padding
 included, so a group never grows past that: it repacks (drops the padding) when it would, and a

@@ -1,14 +1,16 @@
 """Continuous batching: requests decoded together, one forward pass a step for all of them.
 
-The scheduler runs on a thread of its own. A request waits in a bounded queue; when the scheduler
-is idle it waits ``window_s`` after the first request for others to arrive, then admits up to
-``max_batch``. Each admitted request is prefilled alone (with prefix reuse) and joins the batch
-of its adapter state (a request for the base model cannot share a pass with the adapter's). At
-every step, requests that arrived meanwhile join, every running answer draws its next token
-under its own grammar, sampling settings and stop conditions, and one forward pass per batch
-feeds them all; finished answers leave at once. So a new request never waits for a whole batch
-to finish, and a batch of eight costs about one forward pass of one where the model is small
-next to the per-pass overhead (docs/performance.md has the measured ratios).
+The scheduler runs on a thread of its own. A request waits in a bounded queue; an idle
+scheduler waits up to ``window_s`` for as many requests as last ran together, then admits up to
+``max_batch``. Prompts admitted together are prefilled in one pass, images included; a prompt
+whose prefix is in the prefix cache (a robot's chunk prompt after its plan prompt, same image)
+runs only the rest, in a pass of its own kind. Each answer then decodes in the batch of its
+adapter state (a request for the base model cannot share a pass with the adapter's): at every
+step, requests that arrived meanwhile join, every running answer draws its next token under its
+own grammar, sampling settings and stop conditions, and one forward pass per batch feeds them
+all; finished answers leave at once. So a new request never waits for a whole batch to finish,
+and a batch of eight costs little more than one where a step is dominated by per-pass overhead
+or memory traffic (docs/performance.md has the measured ratios).
 
 Every request carries a deadline (monotonic seconds): it fails with
 :class:`GenerationTimeoutError` when the deadline passes, waiting or decoding, and a
