@@ -21,12 +21,13 @@ setup(
     zip_safe=True,
     maintainer="vlm2vla maintainers",
     maintainer_email="maintainers@vlm2vla.org",
-    description="Launch, configuration and bag tools of the VLM2VLA stack",
+    description="Launch, configuration, bag tools and the operator command of the VLM2VLA stack",
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
             "vlm2vla-bag = vlm2vla_bringup.bags.cli:main",
             "vlm2vla-launch = vlm2vla_bringup.runner:main",
+            "vlm2vla = vlm2vla_bringup.operator.cli:main",
         ]
     },
 )
