@@ -13,7 +13,16 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
     ],
     python_requires=">=3.10",
-    install_requires=["setuptools", "numpy", "pyyaml", "rosbags", "mcap", "zstandard", "lz4"],
+    install_requires=[
+        "setuptools",
+        "numpy",
+        "opencv-python-headless",
+        "pyyaml",
+        "rosbags",
+        "mcap",
+        "zstandard",
+        "lz4",
+    ],
     extras_require={
         "runtime": ["torch", "transformers>=4.50", "peft", "accelerate", "pillow"],
         "serve": ["starlette", "uvicorn"],

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+from vlm2vla_policy.overlay import PinholeCamera, intrinsics_from_fovy, look_at_pose
+from vlm2vla_policy.overlay.config import BRIDGE_CAMERA_LOOK_AT_M, BRIDGE_CAMERA_POSITION_M
 from vlm2vla_policy.settings import require, setting, validate
 from vlm2vla_sim.mjcf import sub
 
@@ -26,10 +28,10 @@ class CameraConfig:
     """Where the scene camera stands and what it sees."""
 
     position_m: tuple[float, float, float] = setting(
-        (-0.20, -0.30, 0.70), "camera centre, base frame", unit="m"
+        BRIDGE_CAMERA_POSITION_M, "camera centre, base frame", unit="m"
     )
     look_at_m: tuple[float, float, float] = setting(
-        (0.30, 0.05, 0.02), "point at the image centre, base frame", unit="m"
+        BRIDGE_CAMERA_LOOK_AT_M, "point at the image centre, base frame", unit="m"
     )
     fovy_deg: float = setting(36.0, "vertical field of view", unit="degrees", low=1.0, high=170.0)
     width: int = setting(320, "camera image width", unit="pixels", low=1)
@@ -76,6 +78,21 @@ def project_to_image(config: CameraConfig, point_m: np.ndarray) -> tuple[float, 
     u = config.width / 2 + focal_px * float(offset @ right) / depth
     v = config.height / 2 - focal_px * float(offset @ up) / depth
     return u, v
+
+
+def pinhole(config: CameraConfig) -> PinholeCamera:
+    """The camera model of the scene camera: its intrinsics (no distortion) and pose.
+
+    What the simulator publishes as ``camera_info`` and what the overlay projects with; pixel
+    centres at integer coordinates (OpenCV's convention), so a point :func:`project_to_image`
+    puts at (u, v) lands at (u - 0.5, v - 0.5) here.
+    """
+    return PinholeCamera(
+        width=config.width,
+        height=config.height,
+        k=intrinsics_from_fovy(config.width, config.height, config.fovy_deg),
+        base_from_camera=look_at_pose(config.position_m, config.look_at_m),
+    )
 
 
 def add_camera(worldbody: ET.Element, config: CameraConfig) -> None:
