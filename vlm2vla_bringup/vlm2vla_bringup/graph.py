@@ -117,6 +117,8 @@ COMMON_ARGS = (
     LaunchArg("verifier", "", "who verifies subtasks (onboard, adapter, remote, none); empty = the "
               "YAML's"),
     _param_arg(CONTROLLER_PARAMS, "dry_run", "compute and publish targets, send no driver command"),
+    LaunchArg("debug_image", "", "true: policy_node publishes ~/debug_image, the camera frame "
+              "annotated with subtask, plan, chunk path and verdict; empty = the YAML's"),
     LaunchArg("log_level", "info", "log level of the stack's nodes",
               ("debug", "info", "warn", "error")),
 )  # fmt: skip
@@ -178,7 +180,7 @@ def stack_nodes(
         name="policy_node",
         namespace=namespace,
         params_files=files,
-        parameters=_overrides(args, ("model", "adapter", "verifier", "dry_run")),
+        parameters=_overrides(args, ("model", "adapter", "verifier", "dry_run", "debug_image")),
         remappings={
             "image": args["camera_topic"],
             "image/compressed": args["camera_topic"] + "/compressed",

@@ -11,8 +11,10 @@ is there, so a second run starts in seconds (a cache made with other settings is
    SigLIP's pretraining; the language model stays random);
 4. fit a LoRA adapter on the language model (``vlm2vla-train fit``, LoRA only, as the paper);
 5. start sim + policy + controller (``vlm2vla-launch sim model:=... adapter:=...``), publish the
-   instruction, print the policy's status lines (state, subtask, plan), record the sim camera
-   to a gif, and stop everything when the policy is done, has failed, or ``--timeout-s`` passed.
+   instruction, print the policy's status lines (state, subtask, plan), record the policy's
+   ``~/debug_image`` (the sim camera annotated with subtask, plan, the chunk's path from the
+   gripper and the verdict: :mod:`vlm2vla_policy.overlay`) to a gif, and stop everything when the
+   policy is done, has failed, or ``--timeout-s`` passed.
 
 The live run verifies nothing (``--verifier none``): the random base cannot judge a subtask, so
 the loop advances after each chunk (reach, grasp, lift). With ``--model`` (and ``--adapter``)
@@ -44,6 +46,7 @@ if TYPE_CHECKING:  # both import torch: only the stages that train load them
 
 DEFAULT_TASK = "pick up the block"
 TERMINAL_STATES = {"done", "failed", "stopped"}
+DEBUG_IMAGE_TOPIC = "/policy_node/debug_image"  # the annotated sim camera (debug_image:=true)
 RECIPE_VERSION = 2
 STAGES = ("subtasks", "plan", "chunk")  # the demo runs without a verifier (see the docstring)
 FIT_SETTINGS: dict[str, Any] = {
@@ -189,7 +192,7 @@ def prepare_policy(args: argparse.Namespace) -> tuple[str, str]:
 
 
 class DemoWatcher:
-    """Watches the policy's status and chunks and the sim camera; publishes the instruction."""
+    """Watches the policy's status, chunks and debug image; publishes the instruction."""
 
     def __init__(self, node, every_nth_frame: int) -> None:
         from sensor_msgs.msg import Image
@@ -210,10 +213,10 @@ class DemoWatcher:
         self.instruction_pub = node.create_publisher(String, "/vlm2vla/instruction", LATCHED)
         node.create_subscription(PolicyStatus, "/vlm2vla/status", self.on_status, STATUS)
         node.create_subscription(ActionChunk, "/vlm2vla/action_chunk", self.on_chunk, RELIABLE)
-        node.create_subscription(Image, "/camera/image_raw", self.on_image, SENSOR)
+        node.create_subscription(Image, DEBUG_IMAGE_TOPIC, self.on_image, SENSOR)
 
     def on_image(self, msg) -> None:
-        """Keep every n-th camera frame for the video."""
+        """Keep every n-th annotated frame for the video."""
         from vlm2vla_policy.nodes.image_msgs import image_to_rgb
 
         self._seen += 1
@@ -256,7 +259,7 @@ class DemoWatcher:
 def _wait_for_graph(watcher: DemoWatcher, launch: subprocess.Popen, timeout_s: float) -> None:
     """Until the sim publishes images and the policy node listens for instructions."""
     deadline = time.monotonic() + timeout_s
-    with tqdm(desc="waiting for the sim camera and the policy node", unit="s") as bar:
+    with tqdm(desc="waiting for the policy node's annotated camera", unit="s") as bar:
         while time.monotonic() < deadline:
             ready = watcher.frames and watcher.instruction_pub.get_subscription_count() > 0
             if ready or launch.poll() is not None:
@@ -267,7 +270,8 @@ def _wait_for_graph(watcher: DemoWatcher, launch: subprocess.Popen, timeout_s: f
         raise RuntimeError(f"vlm2vla-launch exited early (code {launch.returncode})")
     if not watcher.frames or watcher.instruction_pub.get_subscription_count() == 0:
         raise RuntimeError(
-            f"no camera image or no policy node after {timeout_s:.0f} s; see the nodes' logs above"
+            f"no {DEBUG_IMAGE_TOPIC} image or no policy node after {timeout_s:.0f} s; see the "
+            "nodes' logs above"
         )
 
 
@@ -278,7 +282,7 @@ def run_live(args: argparse.Namespace, model: str, adapter: str) -> int:
 
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     cmd = ["vlm2vla-launch", "sim", f"model:={model}", f"adapter:={adapter}",
-           f"verifier:={args.verifier}", f"seed:={args.seed}",
+           f"verifier:={args.verifier}", f"seed:={args.seed}", "debug_image:=true",
            f"log_level:={args.log_level}"]  # fmt: skip
     print(f"[demo] start sim + policy + controller: {' '.join(cmd)}", flush=True)
     launch = subprocess.Popen(cmd, start_new_session=True)
@@ -314,7 +318,7 @@ def run_live(args: argparse.Namespace, model: str, adapter: str) -> int:
 
         video.parent.mkdir(parents=True, exist_ok=True)
         imageio.mimsave(video, watcher.frames, duration=1000.0 / args.video_fps, loop=0)
-        print(f"[demo] video of the sim camera ({len(watcher.frames)} frames): {video}")
+        print(f"[demo] video of {DEBUG_IMAGE_TOPIC} ({len(watcher.frames)} frames): {video}")
     print(
         f"[demo] policy ended: {watcher.final_state or 'unknown'} after "
         f"{time.monotonic() - started:.0f} s"
@@ -356,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cache", type=Path, default=Path(env("DEMO_CACHE", "artifacts/demo")),
                         help="where every stage's output is kept (DEMO_CACHE)")  # fmt: skip
     parser.add_argument("--video", type=Path, default=Path(env("VIDEO")) if env("VIDEO") else None,
-                        help="gif of the sim camera (VIDEO; default <cache>/demo.gif)")  # fmt: skip
+                        help="gif of ~/debug_image (VIDEO; default <cache>/demo.gif)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=int(env("SEED", "1000")),
                         help="scene seed of the live run (SEED)")  # fmt: skip
     parser.add_argument("--timeout-s", type=float, default=float(env("DEMO_TIMEOUT_S", "180")),

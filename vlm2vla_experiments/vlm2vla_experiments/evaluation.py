@@ -12,8 +12,10 @@ Reported per run: success rate with a Wilson 95 % interval, mean final EE-to-obj
 the proxy that still moves when no episode succeeds), mean closest approach (the smallest
 EE-to-object distance of each episode: did the gripper reach the object at all), wall time per
 cycle (policy + execution); per episode a video of the camera (gif, or mp4 when ffmpeg is
-available) and a plot of the EE path against the object. The baseline :class:`RandomPolicy`
-writes random chunks inside the text format's bounds and never verifies a subtask as done.
+available) annotated as policy_node's ``~/debug_image`` (subtask, plan, the chunk's path from the
+gripper, the verdict: :mod:`vlm2vla_policy.overlay`) and a plot of the EE path against the
+object. The baseline :class:`RandomPolicy` writes random chunks inside the text format's bounds
+and never verifies a subtask as done.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from vlm2vla_policy.language import (
 )
 from vlm2vla_policy.language.plan import AxisMove, MotionPlan
 from vlm2vla_policy.language.verdict import Verdict
+from vlm2vla_policy.overlay import OverlayTracker, draw_overlay
 from vlm2vla_policy.robot import ChunkExecutor, ExecutorConfig, GripperMode
 from vlm2vla_policy.runtime.chunk_feed import ChunkFeed
 from vlm2vla_policy.runtime.episode_loop import (
@@ -49,6 +52,7 @@ from vlm2vla_policy.runtime.episode_loop import (
 from vlm2vla_policy.runtime.stage_runner import StageResult
 from vlm2vla_policy.runtime.timing import Timing
 from vlm2vla_policy.settings import section, setting, validate
+from vlm2vla_sim.camera import pinhole
 from vlm2vla_sim.env import WidowXSim
 from vlm2vla_sim.profile import ProfileSettings
 from vlm2vla_sim.rollout import CONTROLLER_PROFILE
@@ -75,6 +79,9 @@ class SimEvalConfig:
         0.5, "physics time after the last chunk before success is judged", unit="s", low=0.0
     )
     video: bool = setting(True, "save a video per episode")
+    overlay: bool = setting(
+        True, "annotate the video as policy_node's ~/debug_image: subtask, plan, path, verdict"
+    )
     plot: bool = setting(True, "save an EE-path plot per episode")
     video_fps: float = setting(
         5.0, "video frames per second (one per control period at 5 Hz)", above=0.0
@@ -200,6 +207,7 @@ class SimExecution:
         self.sim = sim
         self.config = config
         self.on_frame = on_frame
+        self.on_progress: Callable[[int], None] = lambda _: None  # steps of the chunk done
         self.executor = ChunkExecutor(config.executor, sim.robot)
         self.lock = threading.Lock()
         self.stops: list[str] = []
@@ -291,6 +299,7 @@ class SimExecution:
         with self.lock:
             if executor.active:
                 out = executor.tick(sim.joints(), sim.time_s, sim.time_s)
+                self.on_progress(out.steps_done)
                 if out.joints_rad is not None:
                     sim.set_arm_targets(out.joints_rad)
                     self.commanded_at = time.monotonic()  # sent, before the period is simulated
@@ -338,21 +347,27 @@ def run_eval_episode(
     frames: list[np.ndarray] = []
     path_m: list[np.ndarray] = []
     object_m: list[np.ndarray] = []
+    overlay = OverlayTracker(lambda: sim.ee_pose()[:3, 3])
+    camera_model = pinhole(sim.config.camera)
 
     def record() -> None:
         if config.video and out_dir is not None:
-            frames.append(sim.render())
+            frame = sim.render()
+            annotate = config.overlay
+            frames.append(draw_overlay(frame, overlay.view(), camera_model) if annotate else frame)
         path_m.append(sim.ee_pose()[:3, 3].copy())
         object_m.append(sim.object_positions()[task.object].copy())
 
     initial_m = _ee_to_object_m(sim, task)
     execution = SimExecution(sim, config, record)
+    execution.on_progress = overlay.on_progress
     execution.reset()
     record()
     cycle_s: list[float] = []
     mark = [time.monotonic()]
     started = mark[0]
 
+    @overlay.execute
     def execute(feed: ChunkFeed) -> tuple[bool, str]:
         result = execution(feed)
         now = time.monotonic()
@@ -368,8 +383,13 @@ def run_eval_episode(
         max_retries_per_subtask=config.max_cycles, verify=config.verify,
         streaming=config.streaming,
     )  # fmt: skip
+
+    def status(snapshot: LoopStatus) -> None:
+        overlay.on_status(snapshot)
+        on_status(snapshot)
+
     loop = EpisodeLoop(
-        policy, camera, execute, loop_config, on_status=on_status, image_age=lambda: 0.0
+        policy, camera, execute, loop_config, on_status=status, image_age=lambda: 0.0
     )
     result = loop.run(task.instruction, execution.stop)
     wall_s = time.monotonic() - started
