@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from vlm2vla_policy.nodes.controller_config import ControllerConfig
 from vlm2vla_policy.nodes.params import Param, derived_config, params_from
+from vlm2vla_policy.overlay import DebugImageConfig, OverlayConfig
 from vlm2vla_policy.robot import ExecutorConfig
 from vlm2vla_policy.runtime.config import (
     VERIFIERS,
@@ -129,6 +130,14 @@ PARAMS: tuple[Param, ...] = (
         PolicyNodeConfig,
         ("lease_heartbeat_s", "chunk_timeout_s", "step_duration_s", "base_frame", "dry_run"),
     ),
+    *params_from(
+        DebugImageConfig, ("enabled", "rate_hz", "joint_states_topic"),
+        rename={"enabled": "debug_image", "rate_hz": "debug_image_rate_hz"},
+    ),
+    *params_from(
+        OverlayConfig, ("camera_position_m", "camera_look_at_m", "min_width_px"),
+        rename={"min_width_px": "debug_image_min_width_px"},
+    ),
 )  # fmt: skip
 
 
@@ -151,6 +160,16 @@ def policy_config(p: dict) -> PolicyConfig:
 def loop_config(p: dict) -> LoopConfig:
     """The episode loop's configuration from the node's parameter values."""
     return derived_config(LoopConfig, PARAMS, p, {"verify": node_config(p).verifier != "none"})
+
+
+def debug_image_config(p: dict) -> DebugImageConfig:
+    """The ~/debug_image publisher's settings from the node's parameter values."""
+    return derived_config(DebugImageConfig, PARAMS, p)
+
+
+def overlay_config(p: dict) -> OverlayConfig:
+    """What ~/debug_image draws and where its camera stands, from the node's parameter values."""
+    return derived_config(OverlayConfig, PARAMS, p)
 
 
 def steps_topic(controller_action: str) -> str:

@@ -11,6 +11,8 @@ Topics (every name relative: in the node's namespace, /vlm2vla/status without on
   pub  vlm2vla/status                           vlm2vla_msgs/PolicyStatus (latched)
   pub  vlm2vla/action_chunk                     vlm2vla_msgs/ActionChunk (every decided chunk)
   pub  <controller>/chunk_steps                 vlm2vla_msgs/ChunkSteps (streamed steps, lease)
+  pub  ~/debug_image                            sensor_msgs/Image, debug_image:=true only: the
+                                                frame annotated (nodes/debug_image.py)
 Action server: ~/execute_instruction (vlm2vla_msgs/ExecuteInstruction), one goal at a time: a
 new goal aborts the running one.
 Action client: the controller's ExecuteChunk (``controller_action`` parameter). With
@@ -46,6 +48,7 @@ from vlm2vla_msgs.action import ExecuteChunk, ExecuteInstruction
 from vlm2vla_msgs.msg import ActionChunk, ChunkSteps, PolicyStatus
 from vlm2vla_policy.nodes.action_client import ThreadSafeActionClient
 from vlm2vla_policy.nodes.chunk_msgs import fill_chunk_msg
+from vlm2vla_policy.nodes.debug_image import DebugImagePublisher
 from vlm2vla_policy.nodes.image_msgs import ImageConversionError, to_rgb
 from vlm2vla_policy.nodes.params import ParameterError, declare_parameters
 from vlm2vla_policy.nodes.policy_config import PARAMS, loop_config, policy_config, steps_topic
@@ -135,8 +138,13 @@ class PolicyNode(Node):
             cancel_callback=self.on_goal_cancel, callback_group=group,
         )  # fmt: skip
         self.create_service(Trigger, "~/stop", self.on_stop, callback_group=group)
+        # ~/debug_image (debug_image:=true) follows the loop through its execute and on_status.
+        self.debug_image = DebugImagePublisher(self, self.p) if self.p["debug_image"] else None
+        execute = self.execute
+        if self.debug_image:
+            execute = self.debug_image.tracker.execute(self.execute)
         self.loop = EpisodeLoop(
-            policy, self.camera, self.execute, self.loop_config,
+            policy, self.camera, execute, self.loop_config,
             on_status=self.on_status, on_chunk=self.on_chunk, image_age=self.image_age,
         )  # fmt: skip
         self.worker = threading.Thread(target=self.work, daemon=True)
@@ -275,7 +283,8 @@ class PolicyNode(Node):
         steps = feed.steps()
         streaming = not feed.closed
         goal = ExecuteChunk.Goal(chunk=self.chunk_msg(feed, steps), streaming=streaming)
-        handle = _wait_future(self.controller.send_goal_async(goal), 10.0)
+        feedback = self.debug_image.on_feedback if self.debug_image else None
+        handle = _wait_future(self.controller.send_goal_async(goal, feedback), 10.0)
         if handle is None or not handle.accepted:
             return False, "the controller did not accept the chunk"
         with self.lock:
@@ -347,6 +356,8 @@ class PolicyNode(Node):
     def on_status(self, status: LoopStatus) -> None:
         """Publish the status and the instruction goal's feedback."""
         self.publish_status(status)
+        if self.debug_image:
+            self.debug_image.tracker.on_status(status)
         with self.lock:
             request = self.current
         goal = request.goal_handle if request is not None else None

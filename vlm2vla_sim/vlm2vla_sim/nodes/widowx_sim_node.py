@@ -14,6 +14,8 @@ as the Interbotix ``xs_sdk`` offers it:
        set_motor_pid_gains, torque_enable, reboot_motors (interbotix_xs_msgs)
 Simulator extras:
   pub  <camera_topic>                     sensor_msgs/Image rgb8, sensor-data QoS
+  pub  <beside it>/camera_info            sensor_msgs/CameraInfo of every frame (intrinsics, no
+                                          distortion; camera/image_raw -> camera/camera_info)
   pub  ~/task_state                       std_msgs/String JSON, latched: success predicates
   srv  ~/reset                            std_srvs/Trigger: new scene from the seed and task
                                           parameters (change them with set_parameters first)
@@ -26,7 +28,7 @@ import time
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
-from sensor_msgs.msg import Image, JointState
+from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
@@ -39,11 +41,12 @@ from interbotix_xs_msgs.srv import (
     RobotInfo,
     TorqueEnable,
 )
+from vlm2vla_policy.nodes.image_msgs import camera_info_topic, fill_camera_info
 from vlm2vla_policy.nodes.params import declare_parameters
 from vlm2vla_policy.nodes.qos import LATCHED, RELIABLE, SENSOR
 from vlm2vla_policy.nodes.spin import run_node
 from vlm2vla_sim import DriverError, SimDriver, WidowXSim
-from vlm2vla_sim.camera import SimCamera
+from vlm2vla_sim.camera import SimCamera, pinhole
 from vlm2vla_sim.driver import GAIN_REGISTERS
 from vlm2vla_sim.nodes.sim_config import PARAMS, driver_config, sim_config
 from vlm2vla_sim.realtime import RealTimePacer
@@ -71,6 +74,9 @@ class WidowXSimNode(Node):
         physics = MutuallyExclusiveCallbackGroup()
         self.joint_pub = self.create_publisher(JointState, f"{ns}/joint_states", RELIABLE)
         self.image_pub = self.create_publisher(Image, self.p["camera_topic"], SENSOR)
+        info_topic = camera_info_topic(self.p["camera_topic"])
+        self.info_pub = self.create_publisher(CameraInfo, info_topic, SENSOR)
+        self.camera_info = fill_camera_info(CameraInfo(), pinhole(camera))
         self.task_pub = self.create_publisher(String, "~/task_state", LATCHED)
         self.create_subscription(
             JointGroupCommand, f"{ns}/commands/joint_group", self.on_group, RELIABLE
@@ -157,6 +163,8 @@ class WidowXSimNode(Node):
                 msg = Image(height=pixels.shape[0], width=pixels.shape[1], encoding="rgb8")
                 msg.step, msg.data = pixels.shape[1] * 3, pixels.tobytes()
                 msg.header.stamp, msg.header.frame_id = stamp, self.p["camera_frame_id"]
+                self.camera_info.header = msg.header
+                self.info_pub.publish(self.camera_info)
                 self.image_pub.publish(msg)
                 next_s = max(next_s + period_s, time.monotonic())
                 self.stopping.wait(max(0.0, next_s - time.monotonic()))
