@@ -21,6 +21,13 @@ def test_a_partial_joint_state_gives_none():
     assert WX250S.finger_position_m(["waist"], [0.0]) is None
 
 
+def test_positions_and_names_of_other_lengths_give_none():
+    names = [*WX250S.joint_names, "gripper", "left_finger", "right_finger"]
+    for positions in ([0.1] * (len(names) - 1), [0.1] * (len(names) + 1)):  # which is whose?
+        assert WX250S.arm_positions(names, positions) is None
+        assert WX250S.finger_position_m(names, positions) is None
+
+
 def test_description_checks_its_lengths():
     with pytest.raises(ValueError, match="screw_axes"):
         dataclasses.replace(WX250S, screw_axes=WX250S.screw_axes[:5])

@@ -23,17 +23,18 @@ stops within its lease_timeout_s).
 Service: ~/stop (std_srvs/Trigger): stop acting (the running chunk is cancelled).
 
 An instruction published before the node started (a latched one, told by its DDS source
-timestamp) is ignored unless ``act_on_earlier_instruction`` is set; the status says so. Every
-instruction counts in the status: received, dropped (replaced by a newer one before it started)
-and preempted (stopped by a newer one while it ran); a completion without a verifier
-(``verifier:=none``) is "done (not verified)", ``verified`` false.
+timestamp) is ignored unless ``act_on_earlier_instruction`` is set; the status says so. One
+longer than ``max_instruction_chars`` is refused, changing nothing, and the status's last_error
+says so. Every other instruction counts in the status: received, dropped (replaced by a newer
+one before it started) and preempted (stopped by a newer one while it ran); a completion without
+a verifier (``verifier:=none``) is "done (not verified)", ``verified`` false.
 """
 
 import math
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import rclpy
 from geometry_msgs.msg import Vector3
@@ -201,7 +202,12 @@ class PolicyNode(Node):
         """Queue ``text`` for the worker, stopping what runs now; None if it is refused."""
         limit = self.p["max_instruction_chars"]
         if len(text) > limit:
-            self.get_logger().error(f"instruction refused: {len(text)} characters > {limit}")
+            why = (
+                f"instruction refused: {len(text)} characters > max_instruction_chars {limit}; "
+                "nothing changed (a running instruction runs on)"
+            )
+            self.get_logger().error(why)
+            self.publish_status(replace(self.loop.status, last_error=why))
             return None
         request = _Request(text, goal_handle=goal_handle)
         with self.wakeup:

@@ -88,16 +88,23 @@ class RobotDescription:
     def arm_positions(self, names: Sequence[str], positions: Sequence[float]) -> np.ndarray | None:
         """Arm joint positions (rad, chain order) picked by name from a joint_states message.
 
-        Returns None when a joint is missing, so a partial message never reads as a full state.
+        Returns None when a joint is missing, so a partial message never reads as a full state,
+        and when there are not as many positions as names: which belongs to which is unknown.
         """
         index = {name: i for i, name in enumerate(names)}
-        if any(name not in index for name in self.joint_names) or len(positions) < len(names):
+        if any(name not in index for name in self.joint_names) or len(positions) != len(names):
             return None
         return np.array([positions[index[name]] for name in self.joint_names], dtype=float)
 
     def finger_position_m(self, names: Sequence[str], positions: Sequence[float]) -> float | None:
-        """Return the measured finger position (m) in a joint_states message, None if absent."""
-        for name, position in zip(names, positions, strict=False):
+        """Return the measured finger position (m) in a joint_states message, None if absent.
+
+        None too when there are not as many positions as names (a malformed message: which
+        position is the finger's is unknown).
+        """
+        if len(positions) != len(names):
+            return None
+        for name, position in zip(names, positions, strict=True):
             if name == self.finger_joint_name:
                 return float(position)
         return None

@@ -6,10 +6,13 @@ arm joint ``effort_joint`` once ``effort_after_commands`` arm commands came, to 
 against something) at ``rate_hz``, applies ``JointGroupCommand`` ("arm") instantly, moves the
 fingers under a PWM (sign = direction) or position gripper command, and serves
 ``get_robot_info``, ``set_operating_modes``, ``set_motor_registers``, ``get_motor_registers`` and
-``torque_enable``. No physics: for control-loop tests only; the MuJoCo simulator (vlm2vla_sim) is
-the realistic stand-in.
+``torque_enable``. Once ``fault_after_commands`` arm commands came, ``fault`` corrupts every
+joint_states message (``not_a_number``: every position NaN; ``short``: one position fewer than
+names, the last left out), to play a broken driver. No physics: for control-loop tests only; the
+MuJoCo simulator (vlm2vla_sim) is the realistic stand-in.
 """
 
+import math
 import sys
 
 import numpy as np
@@ -24,6 +27,8 @@ from vlm2vla_policy.nodes.qos import RELIABLE
 from vlm2vla_policy.robot import BRIDGE_NEUTRAL_JOINTS_RAD, WX250S
 
 FINGER_SPEED_M_S = 0.05  # finger travel speed under full PWM, m/s
+# What the fault parameter may say (not "nan": ROS reads -p fault:=nan as a float).
+FAULTS = ("", "not_a_number", "short")
 
 PARAMS = (
     Param("robot_name", "wx250s", "namespace of the driver interface, in the node's"),
@@ -33,7 +38,12 @@ PARAMS = (
     Param("effort_joint", "", "arm joint whose effort is effort_ma; empty: every effort is 0"),
     Param("effort_ma", 0.0, "effort reported for effort_joint, mA"),
     Param("effort_after_commands", 0, "arm commands before effort_joint reports effort_ma"),
-)
+    Param(
+        "fault", "", "joint_states corruption: '' none, 'not_a_number' or 'short'",
+        lambda v: None if v in FAULTS else f"must be one of {FAULTS}",
+    ),
+    Param("fault_after_commands", 0, "arm commands before the fault starts"),
+)  # fmt: skip
 
 
 class FakeDriver(Node):
@@ -49,6 +59,8 @@ class FakeDriver(Node):
         self.effort_joint = p["effort_joint"]
         self.effort_ma = p["effort_ma"]
         self.effort_after_commands = p["effort_after_commands"]
+        self.fault = p["fault"]
+        self.fault_after_commands = p["fault_after_commands"]
         self.arm_commands = 0
         self.registers: dict[str, int] = {}
         ns = p["robot_name"]  # relative: in the node's namespace
@@ -91,6 +103,11 @@ class FakeDriver(Node):
         msg.effort = [0.0] * len(msg.name)
         if self.effort_joint in msg.name and self.arm_commands >= self.effort_after_commands:
             msg.effort[msg.name.index(self.effort_joint)] = self.effort_ma
+        if self.fault and self.arm_commands >= self.fault_after_commands:
+            if self.fault == "not_a_number":
+                msg.position = [math.nan] * len(msg.name)
+            else:  # short
+                msg.position = msg.position[:-1]
         self.pub.publish(msg)
 
     def on_info(self, request: RobotInfo.Request, response: RobotInfo.Response):
