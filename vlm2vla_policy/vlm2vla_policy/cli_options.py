@@ -9,6 +9,10 @@ every value with the field's own check. A bad value is reported with the flag th
     OPTIONS = Options(EvalConfig, ("data", "max_samples_per_stage"))
     OPTIONS.add_to(parser)
     config = OPTIONS.apply(parser.parse_args(argv))  # OptionError: --max-samples-per-stage ...
+
+An error raised further in (the runtime's ``ModelLoadError``: "pass ModelConfig.model as ...")
+names the dataclass field; :func:`flag_message` rewrites it with the flags of the command's
+:class:`Options` ("pass --model as ..."), so a user reads the flag they typed.
 """
 
 from __future__ import annotations
@@ -21,7 +25,18 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vlm2vla_policy.settings import Located, convert, locate, problem, replace_paths, type_name
+from vlm2vla_policy.settings import (
+    Located,
+    convert,
+    field_key,
+    locate,
+    problem,
+    replace_paths,
+    spell_fields,
+    type_name,
+)
+
+_TRUE = {"true", "1", "yes", "on"}
 
 
 class OptionError(ValueError):
@@ -85,6 +100,21 @@ class Option:
             raise OptionError(f"{self.flag} {why}, got {raw!r}")
         return typed
 
+    @property
+    def key(self) -> str:
+        """How errors name the field this option sets (``"ModelConfig.model"``)."""
+        return field_key(self.found.owner, self.found.name)
+
+    def spell(self, value: str | None) -> str:
+        """The command line that gives the field ``value`` (text), or just the flag."""
+        if value is None:
+            return self.flag
+        if self.found.hint is bool:
+            wanted = value.lower() in _TRUE
+            turns_on = not self.found.value  # --name sets True; --no-name sets False
+            return self.flag if wanted == turns_on else f"no {self.flag}"
+        return f"{self.flag} {value}"
+
 
 class Options:
     """Options for fields of the config class ``config``, at dotted ``paths``.
@@ -124,6 +154,37 @@ class Options:
         """
         values = {option.path: option.value(args) for option in self.options}
         return replace_paths(self.config(), {**values, **(changes or {})})
+
+
+Spelling = str | Callable[[str | None], str]
+"""A flag (``"--model"``: ``--model VALUE`` with a value), or value (None: none) -> words."""
+
+
+def flag_message(
+    error: BaseException | str, *options: Options, flags: Mapping[str, Spelling] | None = None
+) -> str:
+    """The message of ``error`` in one line, with every config field it names spelled as its flag.
+
+    ``ModelConfig.model`` becomes the flag of the option among ``options`` that sets it, or
+    ``flags[key]`` for a hand-written argument (``{"ModelConfig.model": "--model"}``; these
+    win); ``ModelConfig.allow_download=True`` becomes ``--allow-download``. A field set by two
+    options (the temperature of each stage) or by none keeps its dataclass name.
+    """
+    found: dict[str, list[Callable[[str | None], str]]] = {}
+    for option in (o for group in options for o in group.options):
+        found.setdefault(option.key, []).append(option.spell)
+    for key, flag in (flags or {}).items():
+        found[key] = [flag if callable(flag) else _spell_flag(flag)]
+
+    def spell(key: str, value: str | None) -> str | None:
+        spellings = found.get(key, [])
+        return spellings[0](value) if len(spellings) == 1 else None
+
+    return " ".join(spell_fields(str(error), spell).split())  # a library's message may wrap
+
+
+def _spell_flag(flag: str) -> Callable[[str | None], str]:
+    return lambda value: flag if value is None else f"{flag} {value}"
 
 
 def _flag(name: str, found: Located) -> str:

@@ -10,6 +10,8 @@ hint and its metadata (NaN and infinities are refused for floats), and the error
 field. The ROS parameters of the nodes (:func:`vlm2vla_policy.nodes.params.params_from`), the
 command-line options (:class:`vlm2vla_policy.cli_options.Options`) and the parameter docs are
 derived from the same metadata, so a default, a unit or a limit is written in one place.
+An error names a field as ``Owner.field`` (``ModelConfig.model``); :func:`spell_fields` rewrites
+those names as the flag or parameter that sets the field, so a user reads what they typed.
 :func:`from_dict` builds a config from plain data (YAML, JSON); :func:`replace_paths` changes
 fields of nested configs by dotted path (``"sampling.plan.temperature"``). Nothing here imports
 ROS.
@@ -23,6 +25,7 @@ import enum
 import functools
 import math
 import numbers
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -34,6 +37,12 @@ Check = Callable[[Any], str | None]  # what is wrong with a value, or None
 ErrorType = Callable[[str], Exception]  # an exception class (or factory) taking the message
 
 METADATA_KEY = "vlm2vla_setting"
+
+# ``ModelConfig.allow_download`` or ``ModelConfig.allow_download=True`` in an error message.
+FIELD_REFERENCE = re.compile(
+    r"\b(?P<owner>[A-Z][A-Za-z0-9]*)\.(?P<name>[a-z][a-z0-9_]*)(?:=(?P<value>[^\s,;)]+))?"
+)
+Spell = Callable[[str, str | None], str | None]  # ("Owner.field", value or None) -> words
 
 
 @dataclass(frozen=True)
@@ -354,6 +363,27 @@ def replace_paths(config: T, changes: Mapping[str, Any]) -> T:
     for head, inner in nested.items():
         direct[head] = replace_paths(getattr(config, head), inner)
     return dataclasses.replace(config, **direct)
+
+
+def field_key(owner: type, name: str) -> str:
+    """How errors name field ``name`` of ``owner``: ``"ModelConfig.model"``."""
+    return f"{owner.__name__}.{name}"
+
+
+def spell_fields(message: str, spell: Spell) -> str:
+    """``message`` with each field it names (``Owner.field``, maybe ``=value``) spelled anew.
+
+    ``spell(key, value)`` gets the :func:`field_key` and the value written after ``=`` (None
+    without one) and returns the words to put in place (``--allow-download``), or None to keep
+    that reference as it is (a field the caller has no flag or parameter for).
+    """
+
+    def replace(match: re.Match) -> str:
+        key = f"{match['owner']}.{match['name']}"
+        words = spell(key, match["value"])
+        return match[0] if words is None else words
+
+    return FIELD_REFERENCE.sub(replace, message)
 
 
 def _fields(owner: type) -> dict[str, dataclasses.Field]:

@@ -7,7 +7,9 @@ Each node's parameters are :class:`Param` rows derived from config dataclasses b
 :func:`declare_parameters` declares the rows with descriptions (visible in ``ros2 param
 describe``), validates every value at start, and refuses parameters the node does not know (a
 typo in a parameter file is an error, not a silent default). :func:`markdown_table` renders the
-same rows for the documentation. Only :func:`declare_parameters` needs rclpy (imported there),
+same rows for the documentation. An error that names a dataclass field ("pass
+ModelConfig.model as ...") is rewritten by :func:`param_message` with the parameter that sets it
+("pass parameter 'model' as ..."). Only :func:`declare_parameters` needs rclpy (imported there),
 so the tables can be read without ROS.
 """
 
@@ -19,7 +21,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from vlm2vla_policy.settings import Located, convert, locate, plain_problem, replace_paths
+from vlm2vla_policy.settings import (
+    Located,
+    convert,
+    field_key,
+    locate,
+    plain_problem,
+    replace_paths,
+    spell_fields,
+)
 
 if TYPE_CHECKING:
     from rclpy.node import Node
@@ -153,6 +163,34 @@ def declare_parameters(node: Node, params: Sequence[Param]) -> dict[str, Any]:
     if problems:
         raise ParameterError("invalid parameters:\n  " + "\n  ".join(problems))
     return values
+
+
+def param_message(error: BaseException | str, params: Sequence[Param]) -> str:
+    """The message of ``error`` with every config field it names spelled as its parameter.
+
+    ``ModelConfig.model`` becomes ``parameter 'model'``, ``ModelConfig.allow_download=True``
+    becomes ``allow_download:=true`` (as ``-p`` and launch arguments write it). A field set by
+    two parameters or by none keeps its dataclass name.
+    """
+    names: dict[str, list[str]] = {}
+    defaults: dict[type, Any] = {}
+    for param in params:
+        if param.config is None:
+            continue
+        if param.config not in defaults:
+            defaults[param.config] = param.config()
+        found = locate(defaults[param.config], param.field)
+        names.setdefault(field_key(found.owner, found.name), []).append(param.name)
+
+    def spell(key: str, value: str | None) -> str | None:
+        found = names.get(key, [])
+        if len(found) != 1:
+            return None
+        if value is None:
+            return f"parameter {found[0]!r}"
+        return f"{found[0]}:={value.lower() if value in ('True', 'False') else value}"
+
+    return spell_fields(str(error), spell)
 
 
 def markdown_table(params: Sequence[Param]) -> str:

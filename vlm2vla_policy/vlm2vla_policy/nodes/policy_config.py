@@ -96,7 +96,7 @@ PARAMS: tuple[Param, ...] = (
     *params_from(
         PolicyConfig,
         ("model.merge_adapter", "model.device", "model.cpu_threads", "model.dtype",
-         "model.quantization", "backend"),
+         "model.quantization", "model.allow_download", "backend"),
     ),
     *params_from(
         PolicyConfig,

@@ -164,14 +164,15 @@ def _attach_adapter(model: Any, config: ModelConfig) -> Any:
 
 
 def _not_found_message(model: str, local_only: bool, exc: Exception) -> str:
+    why = " ".join(str(exc).split())  # transformers' message wraps; this one stays one line
     if local_only:
         return (
             f"model {model!r} is neither a local directory nor in the Hugging Face cache, and "
             "downloads are off (offline by default); pass ModelConfig.model as a local directory "
             "with config.json, or set ModelConfig.allow_download=True and unset HF_HUB_OFFLINE "
-            f"to download it ({exc})"
+            f"to download it ({why})"
         )
     return (
-        f"model {model!r} could not be loaded ({exc}); check the id or directory, the network "
+        f"model {model!r} could not be loaded ({why}); check the id or directory, the network "
         "and your Hugging Face token (gated models such as Gemma need an accepted licence)"
     )
