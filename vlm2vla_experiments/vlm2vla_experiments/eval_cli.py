@@ -20,11 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vlm2vla_experiments.evaluation import RandomPolicy, SimEvalConfig, evaluate_in_sim
-from vlm2vla_policy.cli_options import Options
+from vlm2vla_policy.cli_options import Options, flag_message
 from vlm2vla_policy.runtime.config import PolicyConfig, VerifierConfig
+from vlm2vla_policy.runtime.errors import PolicyRuntimeError
 from vlm2vla_policy.settings import default_of, replace_paths, setting, validate
 from vlm2vla_sim.env import SimConfig, WidowXSim
 from vlm2vla_sim.tasks import TASKS, parse_task
+
+PROG = "vlm2vla-sim-eval"
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class EvalPolicyConfig:
 
 
 POLICY_OPTIONS = Options(
-    PolicyConfig, ("model.adapter", "remote.model", "model.device"),
+    PolicyConfig, ("model.adapter", "remote.model", "model.device", "model.allow_download"),
     rename={"remote.model": "--remote-model"},
 )  # fmt: skip
 CHOICE_OPTIONS = Options(EvalPolicyConfig, ("verifier", "seed"))
@@ -53,12 +56,18 @@ CAMERA_OPTIONS = Options(
     SimConfig, ("camera.width", "camera.height"),
     rename={"camera.width": "--width", "camera.height": "--height"},
 )  # fmt: skip
+HAND_WRITTEN_FLAGS = {
+    "ModelConfig.model": "--model",
+    "RemoteConfig.base_url": "--base-url",
+    "RemoteConfig.adapter": "--adapter",  # --adapter goes to the server's config with --base-url
+}
+"""The fields the arguments written by hand set, by the key errors name them with."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``vlm2vla-sim-eval``."""
     parser = argparse.ArgumentParser(
-        prog="vlm2vla-sim-eval",
+        prog=PROG,
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="tasks: " + "; ".join(t.instruction for t in TASKS),
@@ -95,17 +104,31 @@ def make_eval_policy(args: argparse.Namespace):
     return make_policy(config), f"hf:{args.model}" + (f"+{adapter}" if adapter else "")
 
 
+def error_message(err: BaseException | str) -> str:
+    """One line: what went wrong, with every setting named by the flag that sets it."""
+    options = (POLICY_OPTIONS, CHOICE_OPTIONS, EVAL_OPTIONS, CAMERA_OPTIONS)
+    text = flag_message(err, *options, flags=HAND_WRITTEN_FLAGS)
+    return f"{PROG}: error: {text}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Evaluate; print the summary's headline; 2 on a usage or loading error."""
+    """Evaluate; print the summary's headline.
+
+    A usage or loading error (a bad value, a model that cannot be found, an --out that is a
+    file) prints one line naming the flag and returns 2; a policy that fails while it runs (a
+    server that stops answering) prints one line and returns 1.
+    """
     args = build_parser().parse_args(argv)
     try:
+        if args.out.exists() and not args.out.is_dir():
+            raise FileExistsError(f"--out {args.out} exists and is not a directory")
         task = parse_task(args.task)
         verify = CHOICE_OPTIONS.apply(args).verifier != "none"
         config = EVAL_OPTIONS.apply(args, {"verify": verify})
         sim_config = CAMERA_OPTIONS.apply(args)
         policy, name = make_eval_policy(args)
-    except (ValueError, OSError) as err:
-        print(f"vlm2vla-sim-eval: error: {err}", file=sys.stderr)
+    except (ValueError, OSError, PolicyRuntimeError) as err:
+        print(error_message(err), file=sys.stderr)
         return 2
     sim = WidowXSim(sim_config)
     from tqdm import tqdm
@@ -120,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         summary = evaluate_in_sim(
             sim, policy, task, config, args.out, policy_name=name, progress=progress
         )
+    except (OSError, PolicyRuntimeError) as err:
+        bar.close()
+        print(error_message(err), file=sys.stderr)
+        return 1
     finally:
         bar.close()
         sim.close()

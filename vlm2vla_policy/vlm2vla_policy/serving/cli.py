@@ -12,7 +12,7 @@ import argparse
 import logging
 import sys
 
-from vlm2vla_policy.cli_options import OptionError, Options
+from vlm2vla_policy.cli_options import OptionError, Options, flag_message
 from vlm2vla_policy.runtime.backends.hf import HFBackend
 from vlm2vla_policy.runtime.config import PolicyConfig
 from vlm2vla_policy.runtime.errors import PolicyRuntimeError
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         policy = MODEL_OPTIONS.apply(args)
         config = SERVE_OPTIONS.apply(args)
     except (OptionError, PolicyRuntimeError) as exc:
-        parser.error(str(exc))
+        parser.error(flag_message(exc, MODEL_OPTIONS, SERVE_OPTIONS))
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(asctime)s %(message)s")
     try:
         loaded = load_model(policy.model)
@@ -67,8 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         language = loaded.adapter.language if loaded.adapter else None
         at_table = loaded.adapter.at_table if loaded.adapter else None
         server = ChatServer(backend, config, language, at_table)
-    except (PolicyRuntimeError, OSError) as exc:
-        logger.error("vlm2vla-serve: %s", exc)
+    except (PolicyRuntimeError, OSError) as exc:  # the model, the adapter, the port: one line
+        message = flag_message(exc, MODEL_OPTIONS, SERVE_OPTIONS)
+        print(f"vlm2vla-serve: error: {message}", file=sys.stderr)
         return 2
     logger.info("%s %s (models: %s)", READY_MESSAGE, server.url, ", ".join(server.model_names()))
     try:

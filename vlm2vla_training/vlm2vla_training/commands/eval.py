@@ -41,6 +41,12 @@ def options() -> Options:
     )  # fmt: skip
 
 
+def error_flags() -> dict[str, str]:
+    """The flags of the runtime's fields that ``eval`` fills (ModelConfig.model: ``--model``)."""
+    flags = {name: f"--{name}" for name in ("model", "adapter", "device", "dtype")}
+    return {f"ModelConfig.{name}": flag for name, flag in flags.items()}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``eval``."""
     options().add_to(parser)

@@ -62,6 +62,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+FLAGS = {"model": "--model", "data": "--data", "out": "--out", "encoding": "--encoding",
+         "max_steps": "--max-steps"}  # fmt: skip
+"""TrainConfig fields with a flag of their own; every other one is set with --set."""
+
+
+def error_flags() -> dict:
+    """How an error's ``TrainConfig.<field>`` is spelled: its flag, else ``--set field=...``."""
+    from dataclasses import fields
+
+    from vlm2vla_training.fit.config import TrainConfig
+
+    def with_set(name: str):
+        return lambda value: f"--set {name}" if value is None else f"--set {name}={value}"
+
+    spelled = {f"TrainConfig.{f.name}": with_set(f.name) for f in fields(TrainConfig)}
+    spelled |= {f"TrainConfig.{name}": flag for name, flag in FLAGS.items()}
+    return spelled | {"ModelConfig.model": "--model"}
+
+
 def run(args: argparse.Namespace) -> list[str]:
     """Train (or resume); return the summary lines (on the main process only)."""
     from accelerate import PartialState
