@@ -87,15 +87,18 @@ def test_parameter_file_sections_name_real_nodes():
     assert set(sections(str(config))) <= names
 
 
-def test_runner_builds_the_ros_args_command_lines(capsys):
-    commands = dict(build("replay", {"bag": "/tmp/b", "model": "/m"}))
+def test_runner_builds_the_ros_args_command_lines(capsys, tmp_path):
+    bag, model = tmp_path / "b", tmp_path / "m"  # checked before start: they must exist
+    bag.mkdir()
+    model.mkdir()
+    commands = dict(build("replay", {"bag": str(bag), "model": str(model)}))
     policy = commands["policy_node"]
     assert policy[1:2] == ["--ros-args"]
     assert "__node:=policy_node" in policy
-    assert "model:=/m" in policy
+    assert f"model:={model}" in policy
     assert "image:=camera/image_raw" in policy, "relative: /camera/image_raw in the root"
     assert "dry_run:=true" in commands["controller_node"]
-    assert commands["bag_play"][:3] == ["vlm2vla-bag", "play", "/tmp/b"]
+    assert commands["bag_play"][:3] == ["vlm2vla-bag", "play", str(bag)]
     assert main(["robot", "dry_run:=maybe"]) == 2
     assert "not one of" in capsys.readouterr().err
     assert main(["robot", "no_such_arg:=1"]) == 2

@@ -9,6 +9,11 @@ Ctrl-C or SIGTERM stops every process (SIGINT to all at once first, as ros2 laun
 SIGTERM, then SIGKILL); when one process exits, the others are stopped too and its exit code is
 returned. Included launch files run through ``ros2 launch``
 where the CLI is installed; otherwise they are reported and skipped.
+
+Before anything starts, the launch arguments, the parameter files and each node's parameters
+are checked (:mod:`vlm2vla_bringup.preflight`, :func:`check_before_start`): a mistake prints one
+line naming the argument or file entry and exits with 2. Options (``--print``) may come before,
+between or after the ``name:=value`` arguments.
 """
 
 import argparse
@@ -21,6 +26,7 @@ import time
 from pathlib import Path
 
 from vlm2vla_bringup.graph import GRAPHS, Action, IncludeSpec, NodeSpec, ProcessSpec, resolve_args
+from vlm2vla_bringup.preflight import check_graph
 from vlm2vla_policy.processes import ros_executable, stop_processes
 
 
@@ -68,14 +74,29 @@ def action_command(action: Action) -> list[str] | None:
     ]
 
 
+def check_before_start(args: dict[str, str], actions: list[Action]) -> None:
+    """Raise ValueError (one line per problem) for what would stop a process at start.
+
+    The node parameters (files and overrides) go through :func:`~vlm2vla_bringup.preflight.
+    check_graph`; a bag to replay must exist.
+    """
+    check_graph(actions)
+    bag = args.get("bag")
+    if bag and not Path(bag).expanduser().exists():
+        raise ValueError(f"bag:={bag} does not exist; pass a bag directory or .mcap file")
+
+
 def build(graph: str, given: dict[str, str]) -> list[tuple[str, list[str]]]:
-    """Resolve ``graph`` with the ``given`` arguments into (name, command) pairs."""
+    """Resolve and check ``graph`` with the ``given`` arguments into (name, command) pairs."""
     arguments, make = GRAPHS[graph]
     config = share_dir("vlm2vla_bringup")
     if config is None:
         raise FileNotFoundError("vlm2vla_bringup is not installed; run `make build`")
+    args = resolve_args(arguments, given)
+    actions = make(args, str(config / "config"))
+    check_before_start(args, actions)
     commands = []
-    for action in make(resolve_args(arguments, given), str(config / "config")):
+    for action in actions:
         cmd = action_command(action)
         if cmd is None:
             assert isinstance(action, IncludeSpec)
@@ -130,9 +151,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _error(message: str) -> None:
+    print(f"vlm2vla-launch: error: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``vlm2vla-launch``."""
-    args = _parser().parse_args(argv)
+    args = _parser().parse_intermixed_args(argv)
     if args.show_args:
         for arg in GRAPHS[args.graph][0]:
             choices = f" (one of {', '.join(arg.choices)})" if arg.choices else ""
@@ -140,12 +165,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     bad = [a for a in args.arguments if ":=" not in a]
     if bad:
-        print(f"error: launch arguments must look like name:=value, got {bad}", file=sys.stderr)
+        _error(f"launch arguments must look like name:=value, got {bad}")
         return 2
     try:
         commands = build(args.graph, dict(a.split(":=", 1) for a in args.arguments))
     except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        for line in str(err).splitlines():
+            _error(line)
         return 2
     if args.print:
         for name, cmd in commands:
