@@ -61,6 +61,7 @@ from vlm2vla_policy.nodes.controller_config import (
 )
 from vlm2vla_policy.nodes.markers import chunk_markers
 from vlm2vla_policy.nodes.params import declare_parameters
+from vlm2vla_policy.nodes.publisher_watch import watch_publishers
 from vlm2vla_policy.nodes.qos import LATCHED, RELIABLE, SENSOR, STEPS
 from vlm2vla_policy.nodes.spin import run_node
 from vlm2vla_policy.robot import (
@@ -80,6 +81,9 @@ from vlm2vla_policy.robot.safety import check_age
 # milliseconds; this only bounds what messages for unknown goals can hold).
 EARLY_KEEP_S = 5.0
 ENDED_KEPT = 64  # ended goal ids remembered, so their late heartbeats are not kept as early
+JOINTS_HINT = (
+    "is the driver (xs_sdk, xs_sdk_sim or vlm2vla_sim) running under this robot_name and namespace?"
+)
 
 
 @dataclass(eq=False)
@@ -141,7 +145,11 @@ class ControllerNode(Node):
         )
         self.target_pub = self.create_publisher(PoseStamped, "~/ee_target", RELIABLE)
         self.marker_pub = self.create_publisher(MarkerArray, "~/chunk_markers", LATCHED)
-        self.create_subscription(JointState, f"{ns}/joint_states", self.on_joint_states, SENSOR)
+        joints = self.create_subscription(
+            JointState, f"{ns}/joint_states", self.on_joint_states, SENSOR
+        )
+        if not self.p["dry_run"]:  # a dry run without a driver moves a virtual arm instead
+            watch_publishers(self, joints, "joint states", JOINTS_HINT)
         self.info_client = self.create_client(RobotInfo, f"{ns}/get_robot_info")
         self.modes_client = self.create_client(OperatingModes, f"{ns}/set_operating_modes")
 
@@ -614,7 +622,7 @@ def start(node: ControllerNode) -> bool:
 
 def main(args: list[str] | None = None) -> int:
     """Entry point of the controller_node executable; returns the exit code."""
-    return run_node("controller_node", ControllerNode, start, args=args)
+    return run_node("controller_node", ControllerNode, start, args=args, params=PARAMS)
 
 
 if __name__ == "__main__":

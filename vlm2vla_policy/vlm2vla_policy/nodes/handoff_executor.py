@@ -11,6 +11,7 @@ queued task is never yielded twice in a row and the spin thread sleeps in the wa
 """
 
 import threading
+import time
 from collections.abc import Callable
 
 from rclpy.executors import (
@@ -61,3 +62,20 @@ class HandoffExecutor(MultiThreadedExecutor):
             if future.done():
                 self._futures.remove(future)
                 future.result()  # raise any exceptions
+
+    def settle(self, timeout_s: float) -> list[BaseException]:
+        """Wait up to ``timeout_s`` for the callbacks still running; return the errors of the ended.
+
+        For shutdown, once spinning has stopped: no later spin would collect these callbacks, and
+        rclpy prints the error of an uncollected one ("never retrieved") when it is collected.
+        """
+        deadline = time.monotonic() + timeout_s
+        while any(not f.done() for f in self._futures) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        errors = []
+        for future in [f for f in self._futures if f.done()]:
+            self._futures.remove(future)
+            error = future.exception()
+            if error is not None:
+                errors.append(error)
+        return errors

@@ -53,6 +53,7 @@ from vlm2vla_policy.nodes.debug_image import DebugImagePublisher
 from vlm2vla_policy.nodes.image_msgs import ImageConversionError, to_rgb
 from vlm2vla_policy.nodes.params import ParameterError, declare_parameters
 from vlm2vla_policy.nodes.policy_config import PARAMS, loop_config, policy_config, steps_topic
+from vlm2vla_policy.nodes.publisher_watch import watch_publishers
 from vlm2vla_policy.nodes.qos import INSTRUCTIONS, RELIABLE, SENSOR, STATUS, STEPS
 from vlm2vla_policy.nodes.spin import run_node
 from vlm2vla_policy.runtime import PolicyRuntimeError, make_policy
@@ -68,6 +69,9 @@ from vlm2vla_policy.runtime.episode_loop import (
 # Relative, like every name of the node: under ``__ns:=/arm1`` they are /arm1/vlm2vla/...
 STATUS_TOPIC = "vlm2vla/status"
 CHUNK_TOPIC = "vlm2vla/action_chunk"
+CAMERA_HINT = (
+    "is the camera driver running? remap image (launch argument camera_topic) to its topic"
+)
 
 
 @dataclass
@@ -114,9 +118,12 @@ class PolicyNode(Node):
         self.status_pub = self.create_publisher(PolicyStatus, STATUS_TOPIC, STATUS)
         self.chunk_pub = self.create_publisher(ActionChunk, CHUNK_TOPIC, RELIABLE)
         if self.p["image_transport"] == "raw":
-            self.create_subscription(Image, "image", self.on_image, SENSOR)
+            camera = self.create_subscription(Image, "image", self.on_image, SENSOR)
         else:
-            self.create_subscription(CompressedImage, "image/compressed", self.on_image, SENSOR)
+            camera = self.create_subscription(
+                CompressedImage, "image/compressed", self.on_image, SENSOR
+            )
+        watch_publishers(self, camera, "camera images", CAMERA_HINT)
         self.create_subscription(
             String, self.p["instruction_topic"], self.on_instruction_msg, INSTRUCTIONS
         )
@@ -484,7 +491,7 @@ def _wait_future(future, timeout_s: float):
 def main(args: list[str] | None = None) -> int:
     """Entry point of the policy_node executable; returns the exit code."""
     fatal = (ParameterError, PolicyRuntimeError)
-    return run_node("policy_node", PolicyNode, fatal=fatal, args=args)
+    return run_node("policy_node", PolicyNode, fatal=fatal, args=args, params=PARAMS)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 A thin adapter: messages and timers become calls of :class:`vlm2vla_sim.SimDriver` and
 :class:`vlm2vla_sim.WidowXSim`. Physics runs in real time (a timer steps it to the wall clock);
-the camera renders in its own thread (its GL context lives there) at ``render_hz``.
+the camera renders in its own thread (its GL context lives there) at ``render_hz``; SIGINT or
+SIGTERM stops that thread before the node and the ROS context go (``nodes.spin.run_node``).
 
 Interface (``<ns>`` = the robot_name parameter; every name is relative, in the node's namespace),
 as the Interbotix ``xs_sdk`` offers it:
@@ -44,7 +45,7 @@ from interbotix_xs_msgs.srv import (
 from vlm2vla_policy.nodes.image_msgs import camera_info_topic, fill_camera_info
 from vlm2vla_policy.nodes.params import declare_parameters
 from vlm2vla_policy.nodes.qos import LATCHED, RELIABLE, SENSOR
-from vlm2vla_policy.nodes.spin import run_node
+from vlm2vla_policy.nodes.spin import publish_while_ok, run_node
 from vlm2vla_sim import DriverError, SimDriver, WidowXSim
 from vlm2vla_sim.camera import SimCamera, pinhole
 from vlm2vla_sim.driver import GAIN_REGISTERS
@@ -134,13 +135,13 @@ class WidowXSimNode(Node):
             positions = self.driver.joint_state_positions()
         msg = JointState(name=list(self.driver.joint_state_names), position=positions)
         msg.header.stamp = self.get_clock().now().to_msg()
-        self.joint_pub.publish(msg)
+        publish_while_ok(self, self.joint_pub, msg)
 
     def publish_task_state(self) -> None:
         """Publish the task's success predicates as JSON."""
         with self.lock:
             state = self.sim.task_state().as_dict()
-        self.task_pub.publish(String(data=json.dumps(state)))
+        publish_while_ok(self, self.task_pub, String(data=json.dumps(state)))
 
     def render_loop(self) -> None:
         """Render and publish camera frames at render_hz (runs in its own thread)."""
@@ -164,8 +165,10 @@ class WidowXSimNode(Node):
                 msg.step, msg.data = pixels.shape[1] * 3, pixels.tobytes()
                 msg.header.stamp, msg.header.frame_id = stamp, self.p["camera_frame_id"]
                 self.camera_info.header = msg.header
-                self.info_pub.publish(self.camera_info)
-                self.image_pub.publish(msg)
+                if not publish_while_ok(self, self.info_pub, self.camera_info):
+                    return
+                if not publish_while_ok(self, self.image_pub, msg):
+                    return  # the context was shut down: the process is ending
                 next_s = max(next_s + period_s, time.monotonic())
                 self.stopping.wait(max(0.0, next_s - time.monotonic()))
         finally:
