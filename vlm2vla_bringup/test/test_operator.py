@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import ClassVar
 
 import pytest
 import rclpy
@@ -29,7 +30,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from test_namespaced_graphs import Robot, launch
 
-from vlm2vla_policy.processes import stop_process
+from vlm2vla_policy.processes import stop_process, stop_processes
 
 ANSWER_S = 30.0  # longest a command may take on a loaded 2-core machine, s
 
@@ -37,10 +38,13 @@ ANSWER_S = 30.0  # longest a command may take on a loaded 2-core machine, s
 class Command:
     """``vlm2vla ARGS`` running in the background; its output collected line by line."""
 
+    started: ClassVar[list[subprocess.Popen]] = []  # stopped after each test (stop_commands)
+
     def __init__(self, *args: str) -> None:
         self.proc = subprocess.Popen(
             ["vlm2vla", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
+        Command.started.append(self.proc)
         self.out: list[str] = []
         self.err: list[str] = []
         self.readers = [
@@ -68,6 +72,14 @@ class Command:
 
     def text(self) -> str:
         return f"stdout {''.join(self.out)!r}, stderr {''.join(self.err)!r}"
+
+
+@pytest.fixture(autouse=True)
+def stop_commands() -> Iterator[None]:
+    """A test that fails leaves no command running (``status --follow`` would run for ever)."""
+    yield
+    stop_processes(Command.started, grace_s=5.0)
+    Command.started.clear()
 
 
 def run(*args: str) -> Command:
