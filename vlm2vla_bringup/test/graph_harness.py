@@ -16,13 +16,12 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import rclpy
+import pytest
 from action_msgs.msg import GoalStatus, GoalStatusArray
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
@@ -32,6 +31,7 @@ from vlm2vla_bringup.bags.sample import CAMERA_TOPIC
 from vlm2vla_msgs.msg import ActionChunk, ChunkSteps, PolicyStatus
 from vlm2vla_policy.nodes.qos import LATCHED, SENSOR
 from vlm2vla_policy.processes import ros_executable, stop_process
+from vlm2vla_policy.testing.probe import SpinningNode
 
 ALL = QoSProfile(
     depth=1000, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
@@ -147,8 +147,8 @@ class Observer:
     and publishes instructions."""
 
     def __init__(self) -> None:
-        rclpy.init()
-        self.node = Node("streaming_observer")
+        self.spinning = SpinningNode("streaming_observer")
+        self.node = self.spinning.node
         self.status: list[PolicyStatus] = []
         self.chunks: list[ActionChunk] = []
         self.commands: list[float] = []  # receipt times of the arm's JointGroupCommand
@@ -179,9 +179,6 @@ class Observer:
         )
         self.node.create_subscription(Image, CAMERA_TOPIC, self._on_image, SENSOR)
         self.instruction = self.node.create_publisher(String, "/vlm2vla/instruction", LATCHED)
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.node)
-        threading.Thread(target=self.executor.spin, daemon=True).start()
 
     def states(self, instruction: str = TASK) -> list[str]:
         return [s.state_name for s in self.status if s.instruction == instruction]
@@ -205,6 +202,16 @@ class Observer:
                  if k.startswith("STATUS_")}  # fmt: skip
         return [names.get(status, str(status)) for status in self.goals.values()]
 
+    def commands_seen(self) -> str:
+        """The arm commands so far (count; receipt times after the first, s), the controller's
+        goal outcomes and the policy's states: what a failed count of commands should show."""
+        times = list(self.commands)
+        relative = ", ".join(f"{t - times[0]:.2f}" for t in times)
+        return (
+            f"{len(times)} arm commands at [{relative}] s; goals {self.goal_outcomes()}; "
+            f"states {[s.state_name for s in self.status]}"
+        )
+
     def wait_ready(self) -> None:
         """Until policy_node is idle, the camera publishes (so the first cycle has an image) and
         the controller's arm commands reach this node (else the first ones are missed)."""
@@ -226,15 +233,17 @@ class Observer:
         return time.monotonic()
 
     def close(self) -> None:
-        self.executor.shutdown()
-        self.node.destroy_node()
-        rclpy.try_shutdown()
+        self.spinning.close()
 
 
-def wait_until(condition, timeout_s: float, what: str) -> None:
+def wait_until(condition, timeout_s: float, what: str | Callable[[], str]) -> None:
+    """Poll ``condition`` until true; fail after ``timeout_s``, saying ``what`` (called then)."""
     deadline = time.monotonic() + timeout_s
     while not condition():
-        assert time.monotonic() < deadline, f"timed out after {timeout_s} s waiting for {what}"
+        if time.monotonic() >= deadline:
+            pytest.fail(
+                f"timed out after {timeout_s} s waiting for {what() if callable(what) else what}"
+            )
         time.sleep(0.01)
 
 

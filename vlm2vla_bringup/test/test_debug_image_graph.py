@@ -17,8 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import String
@@ -28,6 +26,7 @@ from vlm2vla_policy.nodes.qos import LATCHED, SENSOR, STATUS
 from vlm2vla_policy.overlay.drawing import EXECUTED, PENDING, START
 from vlm2vla_policy.processes import stop_processes
 from vlm2vla_policy.robot import WX250S, ArmKinematics
+from vlm2vla_policy.testing.probe import SpinningNode
 from vlm2vla_sim.camera import CameraConfig, project_to_image
 
 pytestmark = pytest.mark.slow
@@ -101,17 +100,12 @@ def sim_graph(tiny_gemma3_dir, tmp_path):
     args = [f"model:={tiny_gemma3_dir}", "verifier:=none", "seed:=0", f"params_file:={params}",
             "debug_image:=true"]  # fmt: skip
     launch = subprocess.Popen(["vlm2vla-launch", "sim", *args])
-    rclpy.init()
-    node = Node("debug_image_test")
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    threading.Thread(target=executor.spin, daemon=True).start()
+    spinning = SpinningNode("debug_image_test")
+    node = spinning.node
     try:
         yield Watcher(node)
     finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
+        spinning.close()
         stop_processes([launch], grace_s=30.0)
 
 

@@ -300,7 +300,8 @@ def test_restart_with_a_latched_instruction(graph, record_property):
     observer.wait_ready()
     observer.say()  # latched: the observer's publisher holds it for every later subscriber
     observer.final("done")
-    wait_until(lambda: len(observer.commands) == 6, 10.0, "the six steps' commands")
+    wait_until(lambda: len(observer.commands) == 6, 10.0,
+               lambda: f"the six steps' commands; {observer.commands_seen()}")  # fmt: skip
     graph.kill("policy")
     restarted_s = time.monotonic()
     observer.status.clear()

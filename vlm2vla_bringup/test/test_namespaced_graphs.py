@@ -9,15 +9,12 @@ section must reach them in their namespaces, so every arm command comes from a c
 """
 
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
@@ -26,6 +23,7 @@ from interbotix_xs_msgs.msg import JointGroupCommand
 from vlm2vla_msgs.msg import ActionChunk, PolicyStatus
 from vlm2vla_policy.nodes.qos import LATCHED
 from vlm2vla_policy.processes import stop_processes
+from vlm2vla_policy.testing.probe import SpinningNode
 from vlm2vla_policy.testing.serve_process import serving
 
 pytestmark = pytest.mark.slow
@@ -61,13 +59,11 @@ class Robot:
         self.status: list[PolicyStatus] = []
         self.chunks: list[ActionChunk] = []
         self.commands = 0  # JointGroupCommands seen
-        self.first_command_at: float | None = None  # time.monotonic() of the first
         node.create_subscription(
             PolicyStatus, f"/{namespace}/vlm2vla/status", self.status.append, ALL
         )
-        self.first_chunk_at: float | None = None
         node.create_subscription(
-            ActionChunk, f"/{namespace}/vlm2vla/action_chunk", self._on_chunk, 10
+            ActionChunk, f"/{namespace}/vlm2vla/action_chunk", self.chunks.append, 10
         )
         node.create_subscription(
             JointGroupCommand, f"/{namespace}/wx250s/commands/joint_group", self._on_command, 100
@@ -78,13 +74,6 @@ class Robot:
 
     def _on_command(self, _msg: JointGroupCommand) -> None:
         self.commands += 1
-        if self.first_command_at is None:
-            self.first_command_at = time.monotonic()
-
-    def _on_chunk(self, msg: ActionChunk) -> None:
-        self.chunks.append(msg)
-        if self.first_chunk_at is None:
-            self.first_chunk_at = time.monotonic()
 
     def instructions(self) -> set[str]:
         return {s.instruction for s in self.status if s.instruction}
@@ -100,17 +89,12 @@ def graphs(models: list[Path | str], params_file: Path) -> Iterator[dict[str, Ro
         launch(ns, model, seed, params_file)
         for seed, (ns, model) in enumerate(zip(NAMESPACES, models, strict=True))
     ]
-    rclpy.init()
-    node = Node("namespaced_graphs_test")
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    threading.Thread(target=executor.spin, daemon=True).start()
+    spinning = SpinningNode("namespaced_graphs_test")
+    node = spinning.node
     try:
         yield {ns: Robot(node, ns) for ns in NAMESPACES}
     finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
+        spinning.close()
         stop_processes(procs, grace_s=30.0)  # vlm2vla-launch stops its own children first
 
 
@@ -156,8 +140,9 @@ def test_two_namespaces_share_one_batching_server_at_once(tiny_gemma3_dir, tmp_p
             for namespace, robot in robots.items():
                 wait_until(lambda r=robot: r.commands > 0, ACT_S, f"/{namespace}'s first command")
             for namespace, robot in robots.items():
+                # A streamed chunk is published once decided, after its first steps have moved.
+                wait_until(lambda r=robot: r.chunks, ACT_S, f"/{namespace}'s first ActionChunk")
+            for namespace, robot in robots.items():
                 assert robot.instructions() == {tasks[namespace]}, f"/{namespace} heard the other"
-                assert robot.first_chunk_at is not None, f"/{namespace} moved without a chunk"
-                assert robot.first_command_at >= robot.first_chunk_at, (
-                    f"/{namespace}'s arm moved before its own first chunk"
-                )
+                chunk_tasks = {chunk.instruction for chunk in robot.chunks}
+                assert chunk_tasks == {tasks[namespace]}, f"/{namespace} got the other's chunks"

@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from typing import ClassVar
 
 import pytest
-import rclpy
 from graph_harness import (
     DDS_MARGIN_S,
     LONG,
@@ -26,11 +25,11 @@ from graph_harness import (
     after,
     wait_until,
 )
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from test_namespaced_graphs import Robot, launch
 
 from vlm2vla_policy.processes import stop_process, stop_processes
+from vlm2vla_policy.testing.probe import SpinningNode
 
 ANSWER_S = 30.0  # longest a command may take on a loaded 2-core machine, s
 
@@ -176,7 +175,9 @@ def test_say_exits_0_when_done_status_prints_it_once_and_chunks_prints_the_chunk
     say = run("say", TASK)
     expect(say, 0)
     assert "done (not verified)" in say.out[-1], say.text()
-    assert len(graph.observer.commands) == 6, "six steps of 0.5 cm, one control period each"
+    assert len(graph.observer.commands) == 6, (
+        f"six steps of 0.5 cm, one control period each: {graph.observer.commands_seen()}"
+    )
     chunks.finish()
     expect(chunks, 0)
     assert len(chunks.out) == 1 and SIX_STEPS in chunks.out[0], chunks.text()
@@ -219,18 +220,13 @@ def test_ctrl_c_cancels_say_and_the_arm_stops_then_say_topic_no_wait_and_stop(gr
 @contextmanager
 def watching(namespace: str) -> Iterator[tuple[Node, Robot]]:
     """A node of the test's watching ``namespace`` (test_namespaced_graphs' Robot)."""
-    rclpy.init()
-    node = Node("operator_test")
+    spinning = SpinningNode("operator_test")
+    node = spinning.node
     robot = Robot(node, namespace)
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    threading.Thread(target=executor.spin, daemon=True).start()
     try:
         yield node, robot
     finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
+        spinning.close()
 
 
 def test_namespace_selects_the_graph(tmp_path):

@@ -12,9 +12,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
@@ -27,6 +24,7 @@ from vlm2vla_policy.language import ChunkFormat, decode_chunk
 from vlm2vla_policy.nodes.action_client import ThreadSafeActionClient
 from vlm2vla_policy.nodes.qos import LATCHED
 from vlm2vla_policy.processes import ros_executable, stop_process
+from vlm2vla_policy.testing.probe import SpinningNode
 
 pytestmark = pytest.mark.slow
 ALL = QoSProfile(
@@ -61,8 +59,8 @@ class Observer:
     """The test's node: records status, chunks and driver commands; publishes instructions."""
 
     def __init__(self) -> None:
-        rclpy.init()
-        self.node = Node("graph_observer")
+        self.spinning = SpinningNode("graph_observer")
+        self.node = self.spinning.node
         self.status: list[PolicyStatus] = []
         self.chunks: list[ActionChunk] = []
         self.commands: list[float] = []  # receive times of JointGroupCommand
@@ -74,9 +72,6 @@ class Observer:
             lambda _: self.commands.append(time.monotonic()), 100,
         )  # fmt: skip
         self.instruction = self.node.create_publisher(String, "/vlm2vla/instruction", LATCHED)
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.node)
-        threading.Thread(target=self.executor.spin, daemon=True).start()
 
     def states(self, instruction: str | None = None) -> list[str]:
         return [
@@ -91,9 +86,7 @@ class Observer:
         wait_until(lambda: "idle" in self.states(), 120.0, "policy_node to load its model")
 
     def close(self) -> None:
-        self.executor.shutdown()
-        self.node.destroy_node()
-        rclpy.try_shutdown()
+        self.spinning.close()
 
 
 @pytest.fixture

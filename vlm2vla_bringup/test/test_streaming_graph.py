@@ -28,7 +28,9 @@ def test_a_the_first_command_leaves_before_the_model_has_written_the_last_step(g
         "last step was sent: the arm waited for the whole chunk"
     )
     assert final.first_step_s < final.chunk_s / 2, "the first step came late in the generation"
-    assert len(observer.commands) == 6, "six 0.5 cm steps take one control period each"
+    assert len(observer.commands) == 6, (
+        f"six 0.5 cm steps take one control period each: {observer.commands_seen()}"
+    )
     assert observer.chunks[-1].raw_text == SIX_STEPS
 
 
@@ -40,7 +42,7 @@ def test_b_malformed_after_two_steps_executes_exactly_two(graph):
     observer.say()
     final = observer.final("failed")
     time.sleep(1.5)  # anything still queued would move now
-    assert len(observer.commands) == 2, f"{len(observer.commands)} commands, expected 2"
+    assert len(observer.commands) == 2, f"expected 2: {observer.commands_seen()}"
     assert "after 2 step(s)" in final.last_error
     assert "[0.0, 0.5, 0.0, 1], [o" in final.last_error, "the status quotes the raw text"
     assert len(observer.chunks) == 1

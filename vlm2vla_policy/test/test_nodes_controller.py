@@ -10,15 +10,11 @@ The client heartbeats every goal it sends (the controller's lease) unless a test
 import contextlib
 import statistics
 import subprocess
-import threading
 import time
 
 import numpy as np
 import pytest
-import rclpy
 from geometry_msgs.msg import PoseStamped, Vector3
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
 from rclpy.time import Time
 from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
@@ -38,6 +34,7 @@ from vlm2vla_policy.robot import (
     IKConfig,
 )
 from vlm2vla_policy.testing.lease import LeaseHeartbeat, new_goal_id
+from vlm2vla_policy.testing.probe import SpinningNode
 
 KIN = ArmKinematics(WX250S)
 PERIOD_S = 0.2  # the controller's control period (5 Hz)
@@ -65,8 +62,8 @@ class Client:
     """The test's node, spun in a background thread, recording driver commands."""
 
     def __init__(self) -> None:
-        rclpy.init()
-        self.node = Node("controller_test")
+        self.spinning = SpinningNode("controller_test")
+        self.node = self.spinning.node
         self.group: list[tuple[float, list[float]]] = []  # (receipt time, arm command)
         self.single: list[float] = []
         self.single_at: list[float] = []  # receipt times of the gripper commands
@@ -95,10 +92,6 @@ class Client:
             self.node, ExecuteChunk, "/controller_node/execute_chunk"
         )
         self.heartbeat = LeaseHeartbeat(self.node, "/controller_node/execute_chunk")
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
 
     def wait(self, future, timeout_s: float = 30.0):
         wait_until(future.done, timeout_s, "a reply from the controller")
@@ -146,9 +139,7 @@ class Client:
         return self.wait(client.call_async(request))
 
     def close(self) -> None:
-        self.executor.shutdown()
-        self.node.destroy_node()
-        rclpy.try_shutdown()
+        self.spinning.close()
 
 
 @contextlib.contextmanager

@@ -5,15 +5,11 @@ sent to /arm1's controller moves /arm1's driver and nothing reaches /arm2's.
 """
 
 import subprocess
-import threading
 import time
 
 import numpy as np
 import pytest
-import rclpy
 from geometry_msgs.msg import Vector3
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
 from std_srvs.srv import Trigger
 
 from interbotix_xs_msgs.msg import JointGroupCommand
@@ -23,6 +19,7 @@ from vlm2vla_policy.nodes.action_client import ThreadSafeActionClient
 from vlm2vla_policy.nodes.chunk_msgs import fill_chunk_msg
 from vlm2vla_policy.processes import ros_executable, stop_processes
 from vlm2vla_policy.testing.lease import LeaseHeartbeat, new_goal_id
+from vlm2vla_policy.testing.probe import SpinningNode
 
 NAMESPACES = ("arm1", "arm2")
 WAIT_S = 30.0  # longest wait for a process to come up or a reply, s
@@ -64,8 +61,8 @@ def test_a_chunk_for_arm1_moves_arm1_only_and_no_name_leaves_the_namespaces():
     for namespace in NAMESPACES:
         procs.append(start("fake_xs_driver", namespace))
         procs.append(start("controller_node", namespace, "move_to_start:=false"))
-    rclpy.init()
-    node = Node("namespaces_test")
+    spinning = SpinningNode("namespaces_test")
+    node = spinning.node
     commands: dict[str, list[list[float]]] = {ns: [] for ns in NAMESPACES}
     for namespace in NAMESPACES:
         node.create_subscription(
@@ -75,9 +72,6 @@ def test_a_chunk_for_arm1_moves_arm1_only_and_no_name_leaves_the_namespaces():
     action_name = "/arm1/controller_node/execute_chunk"
     action = ThreadSafeActionClient(node, ExecuteChunk, action_name)
     heartbeat = LeaseHeartbeat(node, action_name)
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    threading.Thread(target=executor.spin, daemon=True).start()
     try:
         assert action.wait_for_server(timeout_sec=WAIT_S), f"nobody serves {action_name}"
         wait_until(heartbeat.matched, "/arm1's controller to hear the heartbeats")
@@ -119,7 +113,5 @@ def test_a_chunk_for_arm1_moves_arm1_only_and_no_name_leaves_the_namespaces():
         topics = {name for name, _ in node.get_topic_names_and_types()}
         assert "/arm2/wx250s/joint_states" in topics and "/arm1/wx250s/joint_states" in topics
     finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
+        spinning.close()
         stop_processes(procs)

@@ -6,18 +6,15 @@ instruction waits, PAUSED, for an image) and this test's node floods the instruc
 """
 
 import subprocess
-import threading
 import time
 
 import pytest
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 
 from vlm2vla_msgs.msg import PolicyStatus
 from vlm2vla_policy.processes import ros_executable, stop_process
+from vlm2vla_policy.testing.probe import SpinningNode
 
 ALL = QoSProfile(
     depth=1000, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
@@ -47,14 +44,11 @@ def policy(tiny_gemma3_dir):
 
 
 def test_dropped_and_preempted_instructions_are_counted_in_the_status(policy):
-    rclpy.init()
-    node = Node("status_observer")
+    spinning = SpinningNode("status_observer")
+    node = spinning.node
     status: list[PolicyStatus] = []
     node.create_subscription(PolicyStatus, "/vlm2vla/status", status.append, ALL)
     say = node.create_publisher(String, "/vlm2vla/instruction", ALL)
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    threading.Thread(target=executor.spin, daemon=True).start()
     try:
         wait_until(lambda: any(s.state_name == "idle" for s in status), 120.0, "policy_node")
         wait_until(lambda: say.get_subscription_count() > 0, 30.0, "the instruction subscription")
@@ -88,6 +82,4 @@ def test_dropped_and_preempted_instructions_are_counted_in_the_status(policy):
         assert final.state_name in ("paused", "planning")  # waiting for a camera image
         assert not final.verified
     finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
+        spinning.close()

@@ -5,14 +5,10 @@ simulated arm has settled rather than a fixed time (the simulator may lag under 
 """
 
 import subprocess
-import threading
 import time
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import Vector3
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
 
@@ -22,6 +18,7 @@ from vlm2vla_policy.nodes.action_client import ThreadSafeActionClient
 from vlm2vla_policy.processes import ros_executable, stop_process
 from vlm2vla_policy.robot import WX250S, ArmKinematics
 from vlm2vla_policy.testing.lease import LeaseHeartbeat, new_goal_id
+from vlm2vla_policy.testing.probe import SpinningNode
 
 KIN = ArmKinematics(WX250S)
 SETTLED_M = 5e-4  # the arm has settled when EE and fingers moved less than this in SETTLE_S, m
@@ -40,15 +37,12 @@ def test_controller_executes_a_chunk_on_the_simulator():
     sim = subprocess.Popen([ros_executable("vlm2vla_sim", "widowx_sim"), "--ros-args",
                             "-p", "render_hz:=0.0"])  # fmt: skip
     controller = subprocess.Popen([ros_executable("vlm2vla_policy", "controller_node")])
-    rclpy.init()
-    node = Node("controller_sim_test")
+    spinning = SpinningNode("controller_sim_test")
+    node = spinning.node
     states: list[JointState] = []
     node.create_subscription(JointState, "/wx250s/joint_states", states.append, 10)
     action = ThreadSafeActionClient(node, ExecuteChunk, "/controller_node/execute_chunk")
     heartbeat = LeaseHeartbeat(node)
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    threading.Thread(target=executor.spin, daemon=True).start()
     try:
         assert action.wait_for_server(timeout_sec=40.0), "controller never served its action"
         wait_until(heartbeat.matched, 20.0, "the controller's chunk_steps subscription")
@@ -88,8 +82,6 @@ def test_controller_executes_a_chunk_on_the_simulator():
         np.testing.assert_allclose(moved, [0.03, 0.03, -0.02], atol=0.01)
         assert states[-1].position[7] < 0.02, "the last step closed the gripper"
     finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
+        spinning.close()
         stop_process(controller)
         stop_process(sim)
