@@ -21,8 +21,14 @@ format:  ## apply ruff formatting and safe fixes
 test: setup  ## build if needed, lint, run every package's tests (PYTEST_ARGS=... to pass more)
 	bash scripts/test.sh $(PYTEST_ARGS)
 
-demo:  ## the offline demo: sim + a small policy trained here (MODEL=, ADAPTER=, EPISODES=; cached)
+demo:  ## the offline demo: the shipped small policy drives the sim (MODEL=, ADAPTER=, SEED=)
 	bash scripts/demo.sh
+
+demo-train:  ## the demo with a policy built here from nothing (EPISODES=, FIT_STEPS=; stages cached)
+	bash scripts/demo.sh --train
+
+demo-assets:  ## build the demo policy and write it to assets/demo, the policy `make demo` ships
+	bash scripts/demo.sh --train --prepare-only --export-assets assets/demo
 
 docs:  ## regenerate the parameter and launch argument tables of docs/reference.md
 	bash -c 'source scripts/env.sh && python scripts/gen_param_docs.py'
@@ -33,4 +39,4 @@ lock:  ## rewrite requirements/constraints.txt from the current venv
 clean:  ## remove build outputs (keeps .venv)
 	rm -rf build install log
 
-.PHONY: help setup build lint format test demo docs lock clean
+.PHONY: help setup build lint format test demo demo-train demo-assets docs lock clean

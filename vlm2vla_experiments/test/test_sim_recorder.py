@@ -29,12 +29,14 @@ def read_all(reader_name: str, path) -> list:
     return episodes
 
 
-def test_bridge_recording_converts_with_vlm2vla_train(tmp_path, egl_renderer_works):
+def test_bridge_recording_converts_with_vlm2vla_train(tmp_path, egl_renderer_works, capsys):
     out = tmp_path / "sim"
     code = record_main(
         ["--task", TASK, "--episodes", "1", "--out", str(out), "--width", "64", "--height", "48"]
     )
     assert code == 0
+    printed = capsys.readouterr().out
+    assert f"[1/1] {TASK} seed 0: success" in printed and "; ETA 0 min 00 s" in printed, printed
     (episode,) = read_all("bridge_raw", out)
     assert episode.instruction == TASK
     assert len(episode.frames) == len(episode.states) == len(episode.actions) + 1
@@ -47,6 +49,7 @@ def test_bridge_recording_converts_with_vlm2vla_train(tmp_path, egl_renderer_wor
     assert train_main([*args, "--quiet"]) == 0
     assert len(EpisodeStore(store).episode_ids()) == 1
     assert record_main(["--task", TASK, "--episodes", "1", "--out", str(out)]) == 0, "resumes"
+    assert f"[1/1] {TASK} seed 0: on disk, kept" in capsys.readouterr().out
 
 
 def test_mcap_recording_gives_the_same_states_as_the_bridge_layout(

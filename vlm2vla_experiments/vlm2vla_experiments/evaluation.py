@@ -424,7 +424,10 @@ def run_eval_episode(
         if config.video and frames:
             report.video = str(save_video(frames, stem, config.video_fps))
         if config.plot:
-            report.plot = str(save_path_plot(path_m, object_m, stem.with_suffix(".png"), report))
+            verdict = "success" if report.success else "failure"
+            title = (f"seed {seed}: {verdict}, {report.cycles} cycles, "
+                     f"final EE-object {report.final_distance_m * 100:.1f} cm")  # fmt: skip
+            report.plot = str(save_path_plot(path_m, object_m, stem.with_suffix(".png"), title))
     return report
 
 
@@ -452,9 +455,9 @@ def _has_ffmpeg() -> bool:
 
 
 def save_path_plot(
-    path_m: list[np.ndarray], object_m: list[np.ndarray], png: Path, report: EpisodeReport
+    path_m: list[np.ndarray], object_m: list[np.ndarray], png: Path, title: str
 ) -> Path:
-    """Top view (x-y) and side view (x-z) of the EE path and the object, in cm."""
+    """Top view (x-y) and side view (x-z) of the EE path and the object (base frame, cm)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -473,12 +476,7 @@ def save_path_plot(
         ax.set_aspect("equal", adjustable="datalim")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, loc="best")
-    verdict = "success" if report.success else "failure"
-    fig.suptitle(
-        f"seed {report.seed}: {verdict}, {report.cycles} cycles, "
-        f"final EE-object {report.final_distance_m * 100:.1f} cm",
-        fontsize=9,
-    )
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=80)

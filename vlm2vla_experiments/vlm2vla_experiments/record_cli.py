@@ -30,6 +30,46 @@ from vlm2vla_policy.bags import COMPRESSIONS, DEFAULT_COMPRESSION
 from vlm2vla_sim import TASKS, RolloutConfig, SimConfig, WidowXSim, parse_task, run_episode
 
 
+class Progress:
+    """Counts saved episodes out of ``total`` and estimates the time left from this run's pace.
+
+    The pace is the wall time per saved episode (failed tries included); episodes found on disk
+    count as saved but not in the pace.
+    """
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.saved = 0
+        self._recorded = 0  # saved by this run
+        self._started = time.monotonic()
+
+    def skipped(self) -> None:
+        """One episode was already on disk."""
+        self.saved += 1
+        self._started = time.monotonic()  # the pace counts recording only
+
+    def tried(self, success: bool) -> None:
+        """One episode was run; ``success``: it was saved."""
+        self.saved += success
+        self._recorded += success
+
+    def finish_task(self, missing: int) -> None:
+        """A task ended ``missing`` episodes short: they are not waited for."""
+        self.total -= missing
+
+    def count(self) -> str:
+        """``[saved/total]``."""
+        return f"[{self.saved}/{self.total}]"
+
+    def eta(self) -> str:
+        """``ETA 3 min 20 s`` (or ``ETA unknown`` before the first saved episode)."""
+        if self._recorded == 0:
+            return "ETA unknown"
+        pace_s = (time.monotonic() - self._started) / self._recorded
+        left_s = round(pace_s * max(self.total - self.saved, 0))
+        return f"ETA {left_s // 60} min {left_s % 60:02d} s"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``vlm2vla-sim-record``."""
     parser = argparse.ArgumentParser(
@@ -74,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     config = RolloutConfig(render=True)
     where = bridge_traj_dir if args.format == "bridge" else mcap_bag_dir
     short = False
+    progress = Progress(args.episodes * len(tasks))
     try:
         for task in tasks:
             saved = 0
@@ -83,8 +124,9 @@ def main(argv: list[str] | None = None) -> int:
                     break
                 path = where(args.out, task, seed)
                 if path.exists():
-                    print(f"{task.instruction} seed {seed}: {path} exists, skipped")
                     saved += 1
+                    progress.skipped()
+                    print(f"{progress.count()} {task.instruction} seed {seed}: on disk, kept")
                     continue
                 started = time.perf_counter()
                 episode = run_episode(sim, task, seed, config)
@@ -96,11 +138,15 @@ def main(argv: list[str] | None = None) -> int:
                             path, episode, config.executor.period_s, args.compression
                         )
                     saved += episode.success
-                outcome = "success" if episode.success else "FAILED"
+                progress.tried(episode.success)
+                outcome = "success" if episode.success else "FAILED (not saved)"
                 print(
-                    f"{task.instruction} seed {seed}: {outcome}, {episode.num_actions} steps, "
-                    f"{time.perf_counter() - started:.1f} s"
+                    f"{progress.count()} {task.instruction} seed {seed}: {outcome}, "
+                    f"{episode.num_actions} steps, {time.perf_counter() - started:.1f} s; "
+                    f"{progress.eta()}",
+                    flush=True,
                 )
+            progress.finish_task(args.episodes - saved)
             if saved < args.episodes:
                 short = True
                 print(f"{task.instruction}: only {saved} of {args.episodes} successful episodes")

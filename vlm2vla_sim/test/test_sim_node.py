@@ -2,14 +2,10 @@
 
 import json
 import subprocess
-import threading
 import time
 
 import numpy as np
 import pytest
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
@@ -18,7 +14,8 @@ from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
 from interbotix_xs_msgs.srv import OperatingModes, RobotInfo
 from vlm2vla_policy.nodes.qos import LATCHED, SENSOR
 from vlm2vla_policy.processes import ros_executable, stop_process
-from vlm2vla_policy.robot import WX250S
+from vlm2vla_policy.robot import WX250S, ArmKinematics
+from vlm2vla_policy.testing.probe import SpinningNode
 
 
 def wait_until(condition, timeout_s: float, what: str) -> None:
@@ -32,8 +29,8 @@ class Probe:
     """The test's node, spun in a background thread, keeping the latest messages."""
 
     def __init__(self) -> None:
-        rclpy.init()
-        self.node = Node("widowx_sim_probe")
+        self.spinning = SpinningNode("widowx_sim_probe")
+        self.node = self.spinning.node
         self.states: list[JointState] = []
         self.images: list[Image] = []
         self.task_states: list[dict] = []
@@ -49,10 +46,6 @@ class Probe:
         self.single = self.node.create_publisher(
             JointSingleCommand, "/wx250s/commands/joint_single", 10
         )
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
 
     def call(self, srv_type, name: str, request):
         client = self.node.create_client(srv_type, name)
@@ -65,9 +58,7 @@ class Probe:
         return WX250S.arm_positions(self.states[-1].name, self.states[-1].position)
 
     def close(self) -> None:
-        self.executor.shutdown()
-        self.node.destroy_node()
-        rclpy.try_shutdown()
+        self.spinning.close()
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +89,9 @@ def test_publishes_joint_states_camera_and_task_state(graph):
     wait_until(lambda: graph.task_states, 10.0, "~/task_state")
     assert graph.task_states[-1]["instruction"] == "pick up the carrot"
     assert graph.task_states[-1]["seed"] == 3 and graph.task_states[-1]["success"] is False
+    ee = ArmKinematics(WX250S).fk(WX250S.arm_positions(state.name, state.position))[:3, 3]
+    np.testing.assert_allclose(graph.task_states[-1]["ee_m"], ee, atol=0.01)  # the arm is still
+    assert graph.task_states[-1]["finger_m"] == pytest.approx(state.position[7], abs=2e-3)
 
 
 def test_robot_info_and_a_group_command_moves_the_joints_over_the_profile(graph):

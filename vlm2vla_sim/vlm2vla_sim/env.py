@@ -72,6 +72,8 @@ class TaskState:
     lifted: bool  # the task's object is lifted
     placed: bool | None  # the object rests on/in the task's target (None for a pick task)
     objects_m: dict[str, tuple[float, float, float]]  # object origins, base frame, m
+    ee_m: tuple[float, float, float]  # ee_gripper_link's origin, base frame, m
+    finger_m: float  # measured left finger position (0 closed), m
 
     def as_dict(self) -> dict[str, Any]:
         """The fields as a plain dict (for JSON)."""
@@ -83,6 +85,8 @@ class TaskState:
             "lifted": self.lifted,
             "placed": self.placed,
             "objects_m": {k: [round(v, 4) for v in p] for k, p in self.objects_m.items()},
+            "ee_m": [round(v, 4) for v in self.ee_m],
+            "finger_m": round(self.finger_m, 4),
         }
 
 
@@ -356,6 +360,8 @@ class WidowXSim:
             lifted=self.lifted(task.object),
             placed=self.placed(task.object, task.target) if task.target else None,
             objects_m={k: tuple(map(float, v)) for k, v in self.object_positions().items()},
+            ee_m=tuple(map(float, self.ee_pose()[:3, 3])),
+            finger_m=self.finger_m(),
         )
 
     # --- images ---------------------------------------------------------------------------
