@@ -1,15 +1,20 @@
-r"""``vlm2vla-sim-eval``: closed-loop success rate of a policy (or a random baseline) in the sim.
+r"""``vlm2vla-sim-eval``: closed-loop success rate of a policy (or a baseline) in the sim.
+
+The baselines: ``--random`` (random chunks, never done) and ``--expert`` (the sim's scripted
+expert, the one that records the demonstrations: what a perfect policy reaches on these seeds).
 
 Examples::
 
     vlm2vla-sim-eval --task "pick up the block" --model artifacts/demo/base \\
         --adapter artifacts/demo/run/adapter --episodes 20 --out artifacts/eval/demo
     vlm2vla-sim-eval --task "pick up the block" --random --episodes 20 --out artifacts/eval/random
+    vlm2vla-sim-eval --task "pick up the block" --expert --episodes 20 --out artifacts/eval/expert
     vlm2vla-sim-eval --task "pick up the block" \\
         --base-url http://gpu-box:8000/v1 --remote-model vlm2vla --adapter ./adapter
 
 Writes ``summary.json`` (success rate with its Wilson 95 % interval, mean final EE-to-object
 distance, cycle times, every episode), and per episode a video and an EE-path plot, in ``--out``.
+With ``--expert`` the policy's flags (``--seed``, ``--verifier``, ``--max-cycles``) do not apply.
 """
 
 from __future__ import annotations
@@ -19,7 +24,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from vlm2vla_experiments.evaluation import RandomPolicy, SimEvalConfig, evaluate_in_sim
+from vlm2vla_experiments.evaluation import (
+    RandomPolicy,
+    SimEvalConfig,
+    evaluate_expert_in_sim,
+    evaluate_in_sim,
+)
 from vlm2vla_policy.cli_options import Options, flag_message
 from vlm2vla_policy.runtime.config import PolicyConfig, VerifierConfig
 from vlm2vla_policy.runtime.errors import PolicyRuntimeError
@@ -77,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--model", help="Gemma-3 checkpoint (local dir or HF id), backend hf")
     who.add_argument("--random", action="store_true", help="random-chunk baseline")
     who.add_argument("--base-url", help="OpenAI-compatible server (backend remote), e.g. .../v1")
+    who.add_argument(
+        "--expert",
+        action="store_true",
+        help="the scripted expert (vlm2vla_sim's expert, the one that records the demonstrations)",
+    )
     for options in (POLICY_OPTIONS, CHOICE_OPTIONS, EVAL_OPTIONS, CAMERA_OPTIONS):
         options.add_to(parser)
     parser.add_argument("--out", type=Path, required=True, help="output directory")
@@ -126,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         verify = CHOICE_OPTIONS.apply(args).verifier != "none"
         config = EVAL_OPTIONS.apply(args, {"verify": verify})
         sim_config = CAMERA_OPTIONS.apply(args)
-        policy, name = make_eval_policy(args)
+        policy, name = (None, "expert") if args.expert else make_eval_policy(args)
     except (ValueError, OSError, PolicyRuntimeError) as err:
         print(error_message(err), file=sys.stderr)
         return 2
@@ -140,9 +155,12 @@ def main(argv: list[str] | None = None) -> int:
         bar.set_postfix(success=report.success, dist_cm=round(report.final_distance_m * 100, 1))
 
     try:
-        summary = evaluate_in_sim(
-            sim, policy, task, config, args.out, policy_name=name, progress=progress
-        )
+        if policy is None:
+            summary = evaluate_expert_in_sim(sim, task, config, args.out, progress=progress)
+        else:
+            summary = evaluate_in_sim(
+                sim, policy, task, config, args.out, policy_name=name, progress=progress
+            )
     except (OSError, PolicyRuntimeError) as err:
         bar.close()
         print(error_message(err), file=sys.stderr)
@@ -151,12 +169,13 @@ def main(argv: list[str] | None = None) -> int:
         bar.close()
         sim.close()
     low, high = summary["success_ci95"]
+    cycle_s = summary["cycle_s"]["mean"]  # None for the expert: it does not think
     print(
         f"{summary['task']} | {name}: {summary['successes']}/{summary['episodes']} succeeded "
         f"({summary['success_rate']:.0%}, 95% CI {low:.0%}-{high:.0%}); mean final EE-object "
         f"distance {summary['mean_final_distance_m'] * 100:.1f} cm (closest "
         f"{summary['mean_closest_distance_m'] * 100:.1f} cm); mean cycle "
-        f"{summary['cycle_s']['mean'] or 0:.2f} s"
+        + ("-" if cycle_s is None else f"{cycle_s:.2f} s")
     )
     print(f"summary: {args.out / 'summary.json'}")
     return 0

@@ -15,7 +15,9 @@ cycle (policy + execution); per episode a video of the camera (gif, or mp4 when 
 available) annotated as policy_node's ``~/debug_image`` (subtask, plan, the chunk's path from the
 gripper, the verdict: :mod:`vlm2vla_policy.overlay`) and a plot of the EE path against the
 object. The baseline :class:`RandomPolicy` writes random chunks inside the text format's bounds
-and never verifies a subtask as done.
+and never verifies a subtask as done; the other baseline, :func:`run_expert_episode`, lets the
+simulator's scripted expert (the demonstrator of the recorded episodes) run each seeded episode
+through :func:`vlm2vla_sim.rollout.run_episode`, reported the same way.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from vlm2vla_policy.settings import section, setting, validate
 from vlm2vla_sim.camera import pinhole
 from vlm2vla_sim.env import WidowXSim
 from vlm2vla_sim.profile import ProfileSettings
-from vlm2vla_sim.rollout import CONTROLLER_PROFILE
+from vlm2vla_sim.rollout import CONTROLLER_PROFILE, RolloutConfig, run_episode
 from vlm2vla_sim.tasks import Task
 
 WILSON_Z_95 = 1.959964  # two-sided 95 % normal quantile
@@ -109,8 +111,8 @@ class EpisodeReport:
     initial_distance_m: float  # the same after the reset (the distance the policy must close), m
     closest_distance_m: float  # the smallest EE-to-object distance during the episode (reach), m
     lifted: bool  # the object was lifted at the end
-    cycles: int  # chunks executed
-    loop_state: str  # how the loop ended (DONE, FAILED, STOPPED = cycle budget)
+    cycles: int  # chunks executed (the expert's: the chunks its script gave)
+    loop_state: str  # how the loop ended (DONE, FAILED, STOPPED = cycle budget; EXPERT)
     message: str  # the loop's last word
     cycle_s: list[float] = field(default_factory=list)  # wall time of each cycle, s
     first_command_s: list[float] = field(default_factory=list)  # per cycle: chunk start -> 1st cmd
@@ -332,6 +334,46 @@ def _ee_to_object_m(sim: WidowXSim, task: Task) -> float:
     return float(np.linalg.norm(sim.ee_pose()[:3, 3] - sim.object_positions()[task.object]))
 
 
+@dataclass
+class _Trace:
+    """The EE path and the task object's positions over an episode (base frame, m)."""
+
+    task: Task
+    path_m: list[np.ndarray] = field(default_factory=list)
+    object_m: list[np.ndarray] = field(default_factory=list)
+
+    def note(self, sim: WidowXSim) -> None:
+        """Add where the EE and the object are now."""
+        self.path_m.append(sim.ee_pose()[:3, 3].copy())
+        self.object_m.append(sim.object_positions()[self.task.object].copy())
+
+    def closest_m(self) -> float:
+        """The smallest EE-to-object distance noted."""
+        gaps = np.asarray(self.path_m) - np.asarray(self.object_m)
+        return float(np.min(np.linalg.norm(gaps, axis=1)))
+
+
+def _save_files(
+    report: EpisodeReport,
+    out_dir: Path | None,
+    frames: list[np.ndarray],
+    trace: _Trace,
+    config: SimEvalConfig,
+) -> None:
+    """Save the episode's video (when there are frames) and plot; note their paths in ``report``."""
+    if out_dir is None:
+        return
+    stem = out_dir / f"{trace.task.slug}_seed{report.seed}"
+    if config.video and frames:
+        report.video = str(save_video(frames, stem, config.video_fps))
+    if config.plot:
+        verdict = "success" if report.success else "failure"
+        title = (f"seed {report.seed}: {verdict}, {report.cycles} cycles, "
+                 f"final EE-object {report.final_distance_m * 100:.1f} cm")  # fmt: skip
+        png = stem.with_suffix(".png")
+        report.plot = str(save_path_plot(trace.path_m, trace.object_m, png, title))
+
+
 def run_eval_episode(
     sim: WidowXSim,
     policy,
@@ -345,8 +387,7 @@ def run_eval_episode(
     """One closed-loop episode of ``task`` at ``seed``; saves its video and plot in ``out_dir``."""
     sim.reset(seed, task)
     frames: list[np.ndarray] = []
-    path_m: list[np.ndarray] = []
-    object_m: list[np.ndarray] = []
+    trace = _Trace(task)
     overlay = OverlayTracker(lambda: sim.ee_pose()[:3, 3])
     camera_model = pinhole(sim.config.camera)
 
@@ -355,8 +396,7 @@ def run_eval_episode(
             frame = sim.render()
             annotate = config.overlay
             frames.append(draw_overlay(frame, overlay.view(), camera_model) if annotate else frame)
-        path_m.append(sim.ee_pose()[:3, 3].copy())
-        object_m.append(sim.object_positions()[task.object].copy())
+        trace.note(sim)
 
     initial_m = _ee_to_object_m(sim, task)
     execution = SimExecution(sim, config, record)
@@ -401,9 +441,7 @@ def run_eval_episode(
         success=bool(sim.success(task)),
         final_distance_m=_ee_to_object_m(sim, task),
         initial_distance_m=initial_m,
-        closest_distance_m=float(
-            np.min(np.linalg.norm(np.asarray(path_m) - np.asarray(object_m), axis=1))
-        ),
+        closest_distance_m=trace.closest_m(),
         lifted=bool(sim.lifted(task.object)),
         cycles=execution.cycles,
         loop_state=LoopState(state).name,
@@ -419,15 +457,81 @@ def run_eval_episode(
         moving_s=round(execution.moving_periods * config.executor.period_s, 4),
         wall_s=round(wall_s, 4),
     )
-    if out_dir is not None:
-        stem = out_dir / f"{task.slug}_seed{seed}"
-        if config.video and frames:
-            report.video = str(save_video(frames, stem, config.video_fps))
-        if config.plot:
-            verdict = "success" if report.success else "failure"
-            title = (f"seed {seed}: {verdict}, {report.cycles} cycles, "
-                     f"final EE-object {report.final_distance_m * 100:.1f} cm")  # fmt: skip
-            report.plot = str(save_path_plot(path_m, object_m, stem.with_suffix(".png"), title))
+    _save_files(report, out_dir, frames, trace, config)
+    return report
+
+
+class _TracedSim:
+    """``sim`` for :func:`~vlm2vla_sim.rollout.run_episode`, noting the EE and the object.
+
+    It notes them after the reset and whenever the physics reaches the end of a control period
+    (``period_s``), as :func:`run_eval_episode` does for a policy; all else passes to ``sim``.
+    """
+
+    def __init__(self, sim: WidowXSim, trace: _Trace, period_s: float) -> None:
+        self._sim, self.trace, self._period_s = sim, trace, period_s
+        self._next_s = 0.0
+        self.initial_m = 0.0  # EE-to-object distance after the reset, m
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sim, name)
+
+    def reset(self, seed: int, task: Task | str | None = None):
+        """The sim's reset; note the start."""
+        layout = self._sim.reset(seed, task)
+        self.initial_m = _ee_to_object_m(self._sim, self.trace.task)
+        self.trace.note(self._sim)
+        self._next_s = self._period_s
+        return layout
+
+    def step(self, duration_s: float) -> None:
+        """The sim's step; note the state when a control period has passed."""
+        self._sim.step(duration_s)
+        if self._sim.time_s >= self._next_s - self._sim.model.opt.timestep / 2:
+            self.trace.note(self._sim)
+            self._next_s += self._period_s
+
+
+def run_expert_episode(
+    sim: WidowXSim, task: Task, seed: int, config: SimEvalConfig, *, out_dir: Path | None = None
+) -> EpisodeReport:
+    """One episode of ``task`` at ``seed`` by the sim's scripted expert; saves as a policy's.
+
+    :func:`vlm2vla_sim.rollout.run_episode` (the demonstration recorder's rollout) with this
+    evaluation's executor, profile and judging delay, and its own budget of
+    ``RolloutConfig.max_ticks`` control periods (``max_cycles`` bounds a policy's chunks, not
+    the expert's script). The EE and the object are noted once per control period, as for a
+    policy. ``cycles`` counts the expert's chunks, ``loop_state`` is ``EXPERT``; the timing fields
+    but ``wall_s`` stay empty (the expert does not think; its rollout does not time commands).
+    The video, when on, is the camera without the overlay (the expert has no plan to show).
+    """
+    traced = _TracedSim(sim, _Trace(task), config.executor.period_s)
+    rollout = RolloutConfig(
+        executor=config.executor, profile=config.profile, judge_after_s=config.judge_after_s,
+        render=config.video and out_dir is not None,
+    )  # fmt: skip
+    started = time.monotonic()
+    episode = run_episode(traced, task, seed, rollout)  # type: ignore[arg-type]  (duck-typed)
+    wall_s = time.monotonic() - started
+    traced.trace.note(sim)
+    if episode.num_actions >= rollout.max_ticks:
+        message = f"cut off after {rollout.max_ticks} control periods"
+    else:
+        message = "expert done" + (f" ({episode.stops[-1]})" if episode.stops else "")
+    report = EpisodeReport(
+        seed=seed,
+        success=bool(episode.success),
+        final_distance_m=_ee_to_object_m(sim, task),
+        initial_distance_m=traced.initial_m,
+        closest_distance_m=traced.trace.closest_m(),
+        lifted=bool(sim.lifted(task.object)),
+        cycles=len(episode.chunks),
+        loop_state="EXPERT",
+        message=message,
+        wall_s=round(wall_s, 4),
+        stops=list(episode.stops),
+    )
+    _save_files(report, out_dir, episode.frames, traced.trace, config)
     return report
 
 
@@ -532,10 +636,43 @@ def evaluate_in_sim(
     progress: Callable[[EpisodeReport], None] = lambda _: None,
 ) -> dict[str, Any]:
     """Run ``config.episodes`` seeded episodes; write ``summary.json`` in ``out_dir``; return it."""
+
+    def episode(seed: int) -> EpisodeReport:
+        return run_eval_episode(sim, policy, task, seed, config, out_dir=out_dir)
+
+    return _evaluate(episode, task, config, out_dir, policy_name=policy_name, progress=progress)
+
+
+def evaluate_expert_in_sim(
+    sim: WidowXSim,
+    task: Task,
+    config: SimEvalConfig,
+    out_dir: Path,
+    *,
+    progress: Callable[[EpisodeReport], None] = lambda _: None,
+) -> dict[str, Any]:
+    """:func:`evaluate_in_sim` with the scripted expert (:func:`run_expert_episode`): "expert"."""
+
+    def episode(seed: int) -> EpisodeReport:
+        return run_expert_episode(sim, task, seed, config, out_dir=out_dir)
+
+    return _evaluate(episode, task, config, out_dir, policy_name="expert", progress=progress)
+
+
+def _evaluate(
+    episode: Callable[[int], EpisodeReport],
+    task: Task,
+    config: SimEvalConfig,
+    out_dir: Path,
+    *,
+    policy_name: str,
+    progress: Callable[[EpisodeReport], None],
+) -> dict[str, Any]:
+    """``episode(seed)`` for each seed of ``config``; the summary, written in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     reports = []
     for seed in range(config.start_seed, config.start_seed + config.episodes):
-        report = run_eval_episode(sim, policy, task, seed, config, out_dir=out_dir)
+        report = episode(seed)
         reports.append(report)
         progress(report)
     summary = summarize(task, policy_name, reports, config)
