@@ -145,7 +145,9 @@ def test_debug_image_draws_the_chunk_from_the_gripper(sim_graph):
     # A chunk changes the frame: before it no path; with it pending steps, later executed ones.
     last_before = before[-1]
     assert pixels_of(last_before, PENDING).sum() == pixels_of(last_before, EXECUTED).sum() == 0
-    assert pixels_of(first, PENDING).sum() + pixels_of(first, EXECUTED).sum() > 50
+    # Streamed: the first frame with a path may hold only the steps decoded by then (one, under
+    # load: 30 pixels of a short segment), so any step pixel counts.
+    assert pixels_of(first, PENDING).sum() + pixels_of(first, EXECUTED).sum() > 0
     assert np.abs(first.astype(int) - last_before).sum(axis=2).astype(bool).sum() > 100
     wait_until(lambda: any(pixels_of(f, EXECUTED).sum() > 50 for f in with_path()), 60.0,
                "executed steps drawn as the arm moves")  # fmt: skip

@@ -66,7 +66,11 @@ def state(ee, block, finger=0.037, lifted=False, success=False):
 
 def test_the_verdict_names_the_closest_approach_and_where_the_gripper_closed():
     missed = Outcome("block")
-    for ee, finger in [((0.3, 0.0, 0.2), 0.037), ((0.3, 0.05, 0.1), 0.037), ((0.3, 0.04, 0.1), 0.01)]:
+    for ee, finger in [
+        ((0.3, 0.0, 0.2), 0.037),
+        ((0.3, 0.05, 0.1), 0.037),
+        ((0.3, 0.04, 0.1), 0.01),
+    ]:
         missed.add(state(ee, (0.3, 0.1, 0.1), finger))
     assert missed.verdict() == (
         "FAILURE: the block is not lifted; closest gripper-block distance 5.0 cm, "
