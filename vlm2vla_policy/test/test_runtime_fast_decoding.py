@@ -23,6 +23,7 @@ from vlm2vla_policy.runtime.chat import ChatPrompt
 from vlm2vla_policy.runtime.generation import GenerationEngine
 from vlm2vla_policy.runtime.images import as_pil_image
 from vlm2vla_policy.runtime.sampling import next_token
+from vlm2vla_policy.testing.tiny_gemma3 import build_byte_tokenizer
 
 
 def _masked_then_nucleus(logits: torch.Tensor, allowed: list[int], t: float, p: float):
@@ -85,6 +86,22 @@ def test_forced_tokens_spell_the_text_the_grammar_forces(gemma3_token_table):
     assert checked > 100
     after_number = grammar.dfa.run("[[1.2")
     assert "".join(strings[t] for t in constraint.forced_tokens(after_number)) == ", "
+
+
+@pytest.mark.parametrize("which", ["byte", "gemma3"])
+def test_forced_and_allowed_tokens_are_the_ones_the_tokenizer_writes(request, which):
+    """A byte token and a piece that spell the same text: only the tokenizer's own is used (the
+    demo model, fed the byte-fallback space in a forced run, wrote "1. each" for "1. reach")."""
+    tokenizer = (
+        build_byte_tokenizer() if which == "byte" else request.getfixturevalue("gemma3_tokenizer")
+    )
+    table = TokenTable.from_tokenizer(tokenizer)
+    grammar = chunk_grammar(ChunkFormat(max_steps=3))
+    constraint = GrammarConstraint(grammar, table)
+    forced = constraint.forced_tokens(grammar.dfa.run("[[1.2"))
+    assert list(forced) == tokenizer.encode(", ", add_special_tokens=False)
+    spaces = [i for i, piece in enumerate(table.strings) if piece == " "]
+    assert spaces == tokenizer.encode(" ", add_special_tokens=False)
 
 
 def _engine_pair(model_dir, seed):

@@ -60,7 +60,9 @@ class TokenTable:
         Each token is decoded after an anchor token (so leading spaces survive) with special
         tokens kept and no clean-up; special tokens (including added tokens marked special, such
         as Gemma's ``<start_of_turn>`` and ``<unusedN>``), tokens that decode to nothing and
-        tokens that decode to U+FFFD (part of a UTF-8 character) get ``None``. Added tokens that
+        tokens that decode to U+FFFD (part of a UTF-8 character) get ``None``, and so does every
+        token that spells the same text as the token the tokenizer itself writes for that text
+        (:func:`_keep_canonical`). Added tokens that
         are not special stay: Gemma's newline token is one. ``eos_token_ids``
         defaults to the tokenizer's EOS plus ``<end_of_turn>`` when the vocabulary has it (the
         end of a Gemma chat turn).
@@ -92,11 +94,35 @@ class TokenTable:
             piece = text[len(prefix) :] if text.startswith(prefix) else None
             usable = piece and "\ufffd" not in piece and token_id not in excluded
             strings.append(piece if usable else None)
+        _keep_canonical(strings, tokenizer)
         if eos_token_ids is None:
             eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
             end_of_turn = tokenizer.get_added_vocab().get("<end_of_turn>")
             eos_token_ids = eos + ([end_of_turn] if end_of_turn is not None else [])
         return cls(strings, eos_token_ids, str(getattr(tokenizer, "name_or_path", "")))
+
+
+def _keep_canonical(strings: list[str | None], tokenizer: Any) -> None:
+    """Where several tokens spell the same text, keep only the one the tokenizer writes for it.
+
+    A byte-fallback token (``<0x20>``) and a piece (``▁``) may both decode to " ". The model
+    only ever saw the tokenizer's own choice, in training and in its prompts; a forced run or a
+    constrained draw that fed it the other one showed it a sequence it never learned, and it
+    lost its way ("1. reach" came out "1. each"). The others become unusable (``None``). Texts
+    the tokenizer writes with several tokens keep every spelling.
+    """
+    spellings: dict[str, list[int]] = {}
+    for token_id, piece in enumerate(strings):
+        if piece is not None:
+            spellings.setdefault(piece, []).append(token_id)
+    for piece, ids in spellings.items():
+        if len(ids) < 2:
+            continue
+        own = tokenizer.encode(piece, add_special_tokens=False)
+        if len(own) == 1 and own[0] in ids:
+            for token_id in ids:
+                if token_id != own[0]:
+                    strings[token_id] = None
 
 
 class GrammarConstraint:

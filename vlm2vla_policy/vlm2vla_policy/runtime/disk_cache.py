@@ -22,7 +22,7 @@ from typing import Any
 from vlm2vla_policy.decoding import TokenTable
 
 CACHE_ENV = "VLM2VLA_CACHE"
-TABLE_FORMAT = 1  # bump when the table's content or file layout changes
+TABLE_FORMAT = 2  # bump when the table's content or file layout changes (2: canonical only)
 
 
 def cache_root() -> Path:
