@@ -1,7 +1,7 @@
 r"""Streaming + overlap vs sequential execution, closed loop in the MuJoCo sim, paired seeds.
 
-    python vlm2vla_experiments/bench/bench_streaming.py --model artifacts/demo/base \
-        --adapter artifacts/demo/run/adapter --episodes 10 --out artifacts/bench/streaming.json \
+    python vlm2vla_experiments/bench/bench_streaming.py --model assets/demo/base \
+        --adapter assets/demo/adapter --episodes 10 --out artifacts/bench/streaming.json \
         [--tier-270m artifacts/bench/gemma3-270m-vlm --tier-cycles 3]
 
 Both modes run the same policy on the same scene seeds in one process, interleaved (A B, then

@@ -53,6 +53,8 @@ def test_stages_are_cached_by_what_decides_them_and_exported_as_assets(
     manifest = json.loads((assets / "MANIFEST.json").read_text())
     assert manifest["recipe"]["fit_steps"] == 4 and manifest["versions"]["torch"]
     assert "--export-assets" in manifest["command"]
+    config = json.loads((assets / "adapter" / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == "../base", "the cache path leaked into the assets"
 
     assert main(["--prepare-only", "--assets", str(assets), "--cache", str(cache)]) == 0
     printed = capsys.readouterr().out

@@ -31,6 +31,7 @@ from vlm2vla_experiments.demo_policy import (
     command_line,
     export_assets,
     shipped_assets,
+    shipped_recipe,
 )
 
 DEFAULT_TASK = "pick up the block"
@@ -53,9 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--adapter", default=env("ADAPTER", ""),
                         help="LoRA adapter for --model (ADAPTER)")  # fmt: skip
-    parser.add_argument("--verifier", default=env("VERIFIER", "none"),
-                        choices=("none", "onboard", "adapter", "remote"),
-                        help="who verifies subtasks in the live run (VERIFIER)")  # fmt: skip
+    parser.add_argument("--verifier", default=env("VERIFIER", ""),
+                        choices=("", "none", "onboard", "adapter", "remote"),
+                        help="who verifies subtasks in the live run (VERIFIER; default: adapter "
+                             "for a demo policy trained with a verifier, else none)")  # fmt: skip
     parser.add_argument("--episodes", type=int, default=int(env("EPISODES", "300")),
                         help="expert demonstrations to record (EPISODES)")  # fmt: skip
     parser.add_argument("--vision-layouts", type=int, default=int(env("VISION_LAYOUTS", "1500")),
@@ -66,6 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="optimizer steps of the demo adapter (FIT_STEPS)")  # fmt: skip
     parser.add_argument("--learning-rate", type=float, default=float(env("LR", "2e-3")),
                         help="learning rate of the demo adapter (LR)")  # fmt: skip
+    parser.add_argument("--window-stride-steps", type=int, default=int(env("WINDOW_STRIDE", "0")),
+                        help="also train a plan/chunk window every k steps inside a "
+                             "subtask, so a retry sees states like its own (WINDOW_STRIDE; "
+                             "0: none)")  # fmt: skip
+    parser.add_argument("--train-verifier", action=argparse.BooleanOptionalAction,
+                        default=env("TRAIN_VERIFIER", "0") not in ("", "0"),
+                        help="train the adapter as the verifier too; the live run then retries a "
+                             "subtask until it says done (TRAIN_VERIFIER=1)")  # fmt: skip
     parser.add_argument("--cache", type=Path, default=Path(env("DEMO_CACHE", "artifacts/demo")),
                         help="where every stage's output is kept (DEMO_CACHE)")  # fmt: skip
     parser.add_argument("--assets", type=Path, default=Path(env("DEMO_ASSETS", DEFAULT_ASSETS)),
@@ -95,30 +105,42 @@ def recipe_of(args: argparse.Namespace) -> DemoRecipe:
     """The demo recipe the arguments ask for."""
     return DemoRecipe(task=args.task, episodes=args.episodes, vision_layouts=args.vision_layouts,
                       vision_steps=args.vision_steps, fit_steps=args.fit_steps,
-                      learning_rate=args.learning_rate)  # fmt: skip
+                      learning_rate=args.learning_rate,
+                      window_stride_steps=args.window_stride_steps,
+                      verifier=args.train_verifier)  # fmt: skip
 
 
-def choose_policy(args: argparse.Namespace) -> tuple[str, str]:
-    """(model, adapter): --model's, the shipped one's or one built now (``--train``)."""
+def choose_policy(args: argparse.Namespace) -> tuple[str, str, str]:
+    """(model, adapter, verifier): --model's, the shipped one's or one built now (``--train``).
+
+    The verifier is --verifier's, else ``adapter`` for a demo policy trained as its own
+    verifier, else ``none``.
+    """
     if args.model:
-        return args.model, args.adapter
+        return args.model, args.adapter, args.verifier or "none"
     shipped = None if args.train else shipped_assets(args.assets)
     if shipped is not None:
         print(f"[demo] the shipped demo policy ({args.assets}; make demo-train builds one)")
-        return tuple(map(str, shipped))
-    if not args.train:
-        print(f"[demo] no shipped policy in {args.assets}: building one (make demo-train)")
-    recipe = recipe_of(args)
-    base, adapter = build_policy(recipe, args.cache)
-    if args.export_assets is not None:
-        export_assets(recipe, base, adapter, args.export_assets, command_line())
-    return str(base), str(adapter)
+        trained_verifier = shipped_recipe(args.assets).get("verifier", False)
+        base, adapter = map(str, shipped)
+    else:
+        if not args.train:
+            print(f"[demo] no shipped policy in {args.assets}: building one (make demo-train)")
+        recipe = recipe_of(args)
+        built = build_policy(recipe, args.cache)
+        if args.export_assets is not None:
+            export_assets(recipe, *built, args.export_assets, command_line())
+        trained_verifier = recipe.verifier
+        base, adapter = map(str, built)
+    return base, adapter, args.verifier or ("adapter" if trained_verifier else "none")
 
 
-def live_settings(args: argparse.Namespace, model: str, adapter: str) -> LiveSettings:
+def live_settings(
+    args: argparse.Namespace, model: str, adapter: str, verifier: str
+) -> LiveSettings:
     """What the live run needs, from the arguments."""
     return LiveSettings(
-        task=args.task, model=model, adapter=adapter, verifier=args.verifier, seed=args.seed,
+        task=args.task, model=model, adapter=adapter, verifier=verifier, seed=args.seed,
         timeout_s=args.timeout_s, startup_timeout_s=args.startup_timeout_s,
         video=args.video or args.cache / "demo.gif", plot=args.cache / "demo_ee_path.png",
         video_fps=args.video_fps, log_level=args.log_level,
@@ -137,14 +159,15 @@ def main(argv: list[str] | None = None) -> int:
         print("vlm2vla-demo: error: --export-assets needs --train", file=sys.stderr)
         return 2
     try:
-        model, adapter = choose_policy(args)
+        model, adapter, verifier = choose_policy(args)
     except RuntimeError as err:
         print(f"vlm2vla-demo: error: {err}", file=sys.stderr)
         return 1
-    print(f"[demo] policy ready in {time.monotonic() - started:.0f} s: {model} + {adapter or '-'}")
+    print(f"[demo] policy ready in {time.monotonic() - started:.0f} s: {model} + {adapter or '-'}"
+          f" (verifier: {verifier})")  # fmt: skip
     if args.prepare_only:
         return 0
-    code = run_live(live_settings(args, model, adapter))
+    code = run_live(live_settings(args, model, adapter, verifier))
     print(f"[demo] total {time.monotonic() - started:.0f} s")
     return code
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 RECIPE_VERSION = 3
-STAGES = ("subtasks", "plan", "chunk")  # the demo runs without a verifier
+STAGES = ("subtasks", "plan", "chunk")  # and "verification" when the recipe trains a verifier
 EVAL_FRACTION = 0.02  # of the episodes, held out of the adapter's training set
 FIT_SETTINGS: dict[str, Any] = {
     "epochs": 1000,  # --max-steps ends the run
@@ -58,6 +58,12 @@ class DemoRecipe:
     vision_steps: int  # its optimizer steps
     fit_steps: int  # optimizer steps of the adapter
     learning_rate: float  # of the adapter
+    window_stride_steps: int = 0  # also a plan/chunk window every k steps inside a subtask
+    verifier: bool = False  # train verification samples; the live run verifies with the adapter
+
+    def stages(self) -> list[str]:
+        """The sample stages the training set holds."""
+        return [*STAGES, "verification"] if self.verifier else list(STAGES)
 
     def stage_settings(self) -> dict[str, dict[str, Any]]:
         """Per stage, what decides its output (the earlier stages' settings included)."""
@@ -65,7 +71,8 @@ class DemoRecipe:
         from vlm2vla_policy.testing.tiny_gemma3 import DEMO_SPEC
 
         episodes = {"version": RECIPE_VERSION, "task": self.task, "episodes": self.episodes}
-        data = {"episodes": episodes, "stages": list(STAGES), "eval_fraction": EVAL_FRACTION}
+        data = {"episodes": episodes, "stages": self.stages(), "eval_fraction": EVAL_FRACTION,
+                "window_stride_steps": self.window_stride_steps}  # fmt: skip
         vision = VisionPretrainConfig(layouts=self.vision_layouts, steps=self.vision_steps)
         base = {"version": RECIPE_VERSION, "spec": asdict(DEMO_SPEC), "vision": asdict(vision)}
         run = {"base": base, "data": data, "fit_steps": self.fit_steps,
@@ -126,7 +133,8 @@ def build_dataset(recipe: DemoRecipe, bags: Path, data: Path) -> None:
              "relabel (the expert's own subtasks)")  # fmt: skip
         (store / ".complete").write_text("ok\n")
     _run(["vlm2vla-train", "build", "--store", str(store), "--labels", "recorded",
-          "--out", str(built), "--eval-fraction", str(EVAL_FRACTION), "--stages", *STAGES],
+          "--out", str(built), "--eval-fraction", str(EVAL_FRACTION),
+          "--window-stride-steps", str(recipe.window_stride_steps), "--stages", *recipe.stages()],
          "build the training set")  # fmt: skip
 
 
@@ -200,7 +208,8 @@ def export_assets(recipe: DemoRecipe, base: Path, adapter: Path, out: Path, comm
     if out.exists():
         shutil.rmtree(out)
     shutil.copytree(base, out / "base")
-    shutil.copytree(adapter, out / "adapter")
+    shutil.copytree(adapter, out / "adapter", ignore=shutil.ignore_patterns("README.md"))
+    _name_base(out / "adapter", "../base")
     stages = recipe.stage_settings()
     vision = stages["base"]["vision"]
     manifest = {
@@ -221,6 +230,16 @@ def export_assets(recipe: DemoRecipe, base: Path, adapter: Path, out: Path, comm
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"[demo] assets written to {out} ({_size_mb(out):.1f} MB)", flush=True)
     return out
+
+
+def _name_base(adapter: Path, base: str) -> None:
+    """Name the adapter's base by its place beside it, not by this machine's cache path."""
+    for name, key in (("adapter_config.json", "base_model_name_or_path"),
+                      ("vlm2vla_adapter.json", "base_model")):  # fmt: skip
+        path = adapter / name
+        record = json.loads(path.read_text())
+        record[key] = base
+        path.write_text(json.dumps(record, indent=2) + "\n")
 
 
 def shipped_assets(directory: Path) -> tuple[Path, Path] | None:

@@ -5,8 +5,8 @@ expert, the one that records the demonstrations: what a perfect policy reaches o
 
 Examples::
 
-    vlm2vla-sim-eval --task "pick up the block" --model artifacts/demo/base \\
-        --adapter artifacts/demo/run/adapter --episodes 20 --out artifacts/eval/demo
+    vlm2vla-sim-eval --task "pick up the block" --model assets/demo/base \\
+        --adapter assets/demo/adapter --episodes 20 --out artifacts/eval/demo
     vlm2vla-sim-eval --task "pick up the block" --random --episodes 20 --out artifacts/eval/random
     vlm2vla-sim-eval --task "pick up the block" --expert --episodes 20 --out artifacts/eval/expert
     vlm2vla-sim-eval --task "pick up the block" \\
