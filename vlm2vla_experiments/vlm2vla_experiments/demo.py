@@ -28,7 +28,6 @@ from vlm2vla_experiments.demo_live import LiveSettings, run_live
 from vlm2vla_experiments.demo_policy import (
     DemoRecipe,
     build_policy,
-    command_line,
     export_assets,
     shipped_assets,
     shipped_recipe,
@@ -64,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="sim frames of the vision pretraining (VISION_LAYOUTS)")  # fmt: skip
     parser.add_argument("--vision-steps", type=int, default=int(env("VISION_STEPS", "2000")),
                         help="steps of the vision pretraining (VISION_STEPS)")  # fmt: skip
-    parser.add_argument("--fit-steps", type=int, default=int(env("FIT_STEPS", "1500")),
+    parser.add_argument("--fit-steps", type=int, default=int(env("FIT_STEPS", "4500")),
                         help="optimizer steps of the demo adapter (FIT_STEPS)")  # fmt: skip
     parser.add_argument("--learning-rate", type=float, default=float(env("LR", "2e-3")),
                         help="learning rate of the demo adapter (LR)")  # fmt: skip
@@ -110,11 +109,11 @@ def recipe_of(args: argparse.Namespace) -> DemoRecipe:
                       verifier=args.train_verifier)  # fmt: skip
 
 
-def choose_policy(args: argparse.Namespace) -> tuple[str, str, str]:
+def choose_policy(args: argparse.Namespace, command: str) -> tuple[str, str, str]:
     """(model, adapter, verifier): --model's, the shipped one's or one built now (``--train``).
 
     The verifier is --verifier's, else ``adapter`` for a demo policy trained as its own
-    verifier, else ``none``.
+    verifier, else ``none``. ``command`` is what the assets' manifest records as their maker.
     """
     if args.model:
         return args.model, args.adapter, args.verifier or "none"
@@ -129,7 +128,7 @@ def choose_policy(args: argparse.Namespace) -> tuple[str, str, str]:
         recipe = recipe_of(args)
         built = build_policy(recipe, args.cache)
         if args.export_assets is not None:
-            export_assets(recipe, *built, args.export_assets, command_line())
+            export_assets(recipe, *built, args.export_assets, command)
         trained_verifier = recipe.verifier
         base, adapter = map(str, built)
     return base, adapter, args.verifier or ("adapter" if trained_verifier else "none")
@@ -159,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         print("vlm2vla-demo: error: --export-assets needs --train", file=sys.stderr)
         return 2
     try:
-        model, adapter, verifier = choose_policy(args)
+        command = " ".join(["vlm2vla-demo", *(sys.argv[1:] if argv is None else argv)])
+        model, adapter, verifier = choose_policy(args, command)
     except RuntimeError as err:
         print(f"vlm2vla-demo: error: {err}", file=sys.stderr)
         return 1

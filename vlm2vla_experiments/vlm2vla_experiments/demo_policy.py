@@ -24,7 +24,6 @@ import json
 import platform
 import shutil
 import subprocess
-import sys
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -256,8 +255,3 @@ def shipped_recipe(directory: Path) -> dict[str, Any]:
 
 def _size_mb(directory: Path) -> float:
     return sum(f.stat().st_size for f in directory.rglob("*") if f.is_file()) / 1e6
-
-
-def command_line() -> str:
-    """The command line of this process, as the manifest records it."""
-    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
