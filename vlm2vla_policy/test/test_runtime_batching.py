@@ -145,8 +145,14 @@ def test_answers_decoded_together_equal_answers_decoded_alone(backend, scheduler
         assert batched.timing.decoded_tokens == lone.timing.decoded_tokens
     stats = scheduler.stats()
     assert stats.completed == 8
-    # The answers shared passes: fewer steps than the passes they needed alone.
-    assert stats.steps < sum(lone.timing.forward_passes for lone in alone) / 2
+    # The answers shared passes: the rows of one adapter state decode together (the two states
+    # take turns), so the steps are about the longest answer of each state, not the sum of all.
+    longest = {}
+    for request, lone in zip(requests, alone, strict=True):
+        passes = lone.timing.forward_passes
+        longest[request.use_adapter] = max(longest.get(request.use_adapter, 0), passes)
+    ideal = sum(longest.values())
+    assert stats.steps <= 1.25 * ideal < stats.row_steps, (stats, longest)
 
 
 def test_rows_that_outgrow_the_window_leave_for_a_cache_of_their_own(short_window_backend):
