@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vlm2vla_experiments.evaluation import save_path_plot
+from vlm2vla_experiments.evaluation import closest_distance_m, save_path_plot
 from vlm2vla_policy.processes import stop_processes
 
 TERMINAL_STATES = {"done", "failed", "stopped"}
@@ -85,8 +85,7 @@ class Outcome:
         """The smallest EE-object distance seen (nan before any state)."""
         if not self.ee_path_m:
             return float("nan")
-        gaps = np.asarray(self.ee_path_m) - np.asarray(self.object_path_m)
-        return float(np.min(np.linalg.norm(gaps, axis=1)))
+        return closest_distance_m(self.ee_path_m, self.object_path_m)
 
     def rise_m(self) -> float:
         """How much higher the object ended than it started."""

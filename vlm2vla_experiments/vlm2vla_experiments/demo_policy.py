@@ -187,17 +187,19 @@ def fit_adapter(recipe: DemoRecipe, base: Path, data: Path, run: Path) -> Path:
 def build_policy(recipe: DemoRecipe, cache: Path) -> tuple[Path, Path]:
     """Build (or reuse) every stage in ``cache``; return (base dir, adapter dir)."""
     dirs = recipe.stage_dirs(cache.resolve())
-    for number, (name, directory) in enumerate(dirs.items(), 1):
-        print(f"[demo] stage {number}/{len(dirs)}: {name} ({directory.name})", flush=True)
-        if name == "episodes":
-            record_episodes(recipe, directory)
-        elif name == "data":
-            build_dataset(recipe, dirs["episodes"], directory)
-        elif name == "base":
-            prepare_base(recipe, directory)
-        else:
-            adapter = fit_adapter(recipe, dirs["base"], dirs["data"], directory)
-    return dirs["base"], adapter
+    episodes, data, base, run = (dirs[name] for name in ("episodes", "data", "base", "run"))
+    _announce(1, episodes)
+    record_episodes(recipe, episodes)
+    _announce(2, data)
+    build_dataset(recipe, episodes, data)
+    _announce(3, base)
+    prepare_base(recipe, base)
+    _announce(4, run)
+    return base, fit_adapter(recipe, base, data, run)
+
+
+def _announce(number: int, directory: Path) -> None:
+    print(f"[demo] stage {number}/4: {directory.name}", flush=True)
 
 
 def export_assets(recipe: DemoRecipe, base: Path, adapter: Path, out: Path, command: str) -> Path:

@@ -349,8 +349,13 @@ class _Trace:
 
     def closest_m(self) -> float:
         """The smallest EE-to-object distance noted."""
-        gaps = np.asarray(self.path_m) - np.asarray(self.object_m)
-        return float(np.min(np.linalg.norm(gaps, axis=1)))
+        return closest_distance_m(self.path_m, self.object_m)
+
+
+def closest_distance_m(path_m: list[np.ndarray], object_m: list[np.ndarray]) -> float:
+    """The smallest distance between the EE path and the object at the same instants (m)."""
+    gaps = np.asarray(path_m) - np.asarray(object_m)
+    return float(np.min(np.linalg.norm(gaps, axis=1)))
 
 
 def _save_files(
